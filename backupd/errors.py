@@ -1,0 +1,85 @@
+"""The one exception hierarchy of backupd.
+
+    BackupdError                 every error the user may see; the CLI prints str(e)
+    ├── UserInputError           bad flags, names, URLs, selectors (exit 2)
+    ├── NotFoundError            a backup, restore or location that does not exist
+    ├── SandboxError             the local control plane could not be built or started
+    ├── ClusterError             the Kubernetes API failed or refused
+    │   └── ClusterUnreachable   no answer from the API server
+    ├── StorageError             the object store failed or refused
+    │   ├── StorageNotFound      a bucket or object is missing
+    │   ├── StorageAuthError     credentials were refused
+    │   ├── StorageUnreachable   the endpoint did not answer
+    │   ├── ReadOnlyLocation     a write to a ReadOnly location
+    │   └── IntegrityError       a digest mismatch on read
+    └── ArchiveError             an archive is corrupt or unreadable
+
+`retryable` on an error says whether trying again may help (429, 5xx, timeouts).
+"""
+
+from __future__ import annotations
+
+
+class BackupdError(Exception):
+    """Base of every error backupd reports to a user."""
+
+    exit_code = 1
+    retryable = False
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        if self.hint:
+            return f"{self.message} ({self.hint})"
+        return self.message
+
+
+class UserInputError(BackupdError):
+    exit_code = 2
+
+
+class NotFoundError(BackupdError):
+    exit_code = 3
+
+
+class SandboxError(BackupdError):
+    pass
+
+
+class ClusterError(BackupdError):
+    pass
+
+
+class ClusterUnreachable(ClusterError):
+    retryable = True
+
+
+class StorageError(BackupdError):
+    pass
+
+
+class StorageNotFound(StorageError):
+    exit_code = 3
+
+
+class StorageAuthError(StorageError):
+    pass
+
+
+class StorageUnreachable(StorageError):
+    retryable = True
+
+
+class ReadOnlyLocation(StorageError):
+    exit_code = 2
+
+
+class IntegrityError(StorageError):
+    pass
+
+
+class ArchiveError(BackupdError):
+    pass

@@ -1,0 +1,1 @@
+"""backupctl: the command line for backups, restores, drills and inspection."""

@@ -1,0 +1,40 @@
+"""Entry point of backupctl: build the command tree and turn errors into one line."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from backupd.errors import BackupdError
+from cli import sandbox
+from cli.output import err_console
+
+app = typer.Typer(
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=True,
+    help="Back up, restore and migrate Kubernetes namespaces.",
+)
+app.add_typer(sandbox.app, name="sandbox")
+
+
+def main() -> None:
+    try:
+        app()
+    except BackupdError as e:
+        err_console.print(f"error: {e}", highlight=False, soft_wrap=True)
+        sys.exit(e.exit_code)
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        sys.exit(130)
+    except Exception as e:  # noqa: BLE001 - the promise is: no tracebacks
+        if os.environ.get("BACKUPD_DEBUG"):
+            raise
+        err_console.print(
+            f"error: unexpected {type(e).__name__}: {e} (set BACKUPD_DEBUG=1 for a traceback)",
+            highlight=False,
+            soft_wrap=True,
+        )
+        sys.exit(1)

@@ -1,0 +1,49 @@
+"""Printing: tables for people, JSON and YAML for scripts. Secret values never pass here."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Sequence
+from enum import Enum
+from typing import Any
+
+import typer
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+class OutputFormat(str, Enum):
+    table = "table"
+    json = "json"
+    yaml = "yaml"
+
+
+OutputOption = typer.Option(OutputFormat.table, "-o", "--output", help="table, json or yaml")
+
+
+def emit(data: Any, fmt: OutputFormat, table: Callable[[], None]) -> None:
+    """Print `data` as JSON/YAML, or call `table` to draw it for a person."""
+    if fmt is OutputFormat.json:
+        sys.stdout.write(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+    elif fmt is OutputFormat.yaml:
+        sys.stdout.write(yaml.safe_dump(data, sort_keys=False, default_flow_style=False))
+    else:
+        table()
+
+
+def print_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], *, title: str | None = None) -> None:
+    t = Table(title=title, box=None, header_style="bold", pad_edge=False)
+    for c in columns:
+        t.add_column(c)
+    for r in rows:
+        t.add_row(*("" if v is None else str(v) for v in r))
+    console.print(t)
+
+
+def info(message: str) -> None:
+    err_console.print(message, highlight=False)
