@@ -4,8 +4,13 @@
     ├── UserInputError           bad flags, names, URLs, selectors (exit 2)
     ├── NotFoundError            a backup, restore or location that does not exist
     ├── SandboxError             the local control plane could not be built or started
-    ├── ClusterError             the Kubernetes API failed or refused
-    │   └── ClusterUnreachable   no answer from the API server
+    ├── ClusterError             the Kubernetes API failed or refused (status, reason, causes)
+    │   ├── ClusterUnreachable   no answer from the API server (retryable)
+    │   ├── ClusterForbidden     403
+    │   ├── ClusterNotFound      404
+    │   ├── ClusterConflict      409 (already exists, or a stale resourceVersion)
+    │   ├── ClusterGone          410 (an expired continue token)
+    │   └── ClusterInvalid       422 (the server rejected the object)
     ├── StorageError             the object store failed or refused
     │   ├── StorageNotFound      a bucket or object is missing
     │   ├── StorageAuthError     credentials were refused
@@ -50,11 +55,33 @@ class SandboxError(BackupdError):
 
 
 class ClusterError(BackupdError):
-    pass
+    status: int = 0
+    reason: str = ""
+    causes: list[str] = []  # noqa: RUF012 - replaced per instance
 
 
 class ClusterUnreachable(ClusterError):
     retryable = True
+
+
+class ClusterForbidden(ClusterError):
+    pass
+
+
+class ClusterNotFound(ClusterError):
+    pass
+
+
+class ClusterConflict(ClusterError):
+    pass
+
+
+class ClusterGone(ClusterError):
+    pass
+
+
+class ClusterInvalid(ClusterError):
+    pass
 
 
 class StorageError(BackupdError):

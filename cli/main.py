@@ -29,7 +29,7 @@ def main() -> None:
     except KeyboardInterrupt:
         err_console.print("interrupted")
         sys.exit(130)
-    except Exception as e:  # noqa: BLE001 - the promise is: no tracebacks
+    except Exception as e:
         if os.environ.get("BACKUPD_DEBUG"):
             raise
         err_console.print(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -18,12 +19,15 @@ NameOption = typer.Option("default", "--name", help="sandbox name; several can r
 
 
 def sandbox_dir(name: str) -> Path:
-    return binaries.cache_root() / "sandboxes" / name
+    root = os.environ.get("BACKUPD_SANDBOXES")
+    return (Path(root) if root else binaries.cache_root() / "sandboxes") / name
 
 
 @app.command()
 def build(
-    components: list[str] = typer.Argument(None, help="kubernetes, etcd, kwok, minio, fakegcs (default: all)"),
+    components: list[str] = typer.Argument(
+        None, help="kubernetes, etcd, kwok, minio, fakegcs (default: all)"
+    ),
 ) -> None:
     """Build the control plane and object store binaries from Go modules (cached)."""
     wanted = tuple(components) if components else tuple(binaries.COMPONENTS)
@@ -31,7 +35,9 @@ def build(
         if c not in binaries.COMPONENTS:
             from backupd.errors import UserInputError
 
-            raise UserInputError(f"unknown component {c!r}; choose from {', '.join(binaries.COMPONENTS)}")
+            raise UserInputError(
+                f"unknown component {c!r}; choose from {', '.join(binaries.COMPONENTS)}"
+            )
         directory, built = binaries.ensure_built(c, log=info)
         info(f"{c}: {'built' if built else 'cached'} in {directory}")
 
@@ -39,12 +45,16 @@ def build(
 @app.command()
 def up(
     name: str = NameOption,
-    port: int = typer.Option(None, "--port", help="API server port on 127.0.0.1 (default: a free one)"),
+    port: int = typer.Option(
+        None, "--port", help="API server port on 127.0.0.1 (default: a free one)"
+    ),
     nodes: int = typer.Option(1, "--nodes", min=1, help="number of fake kwok nodes"),
 ) -> None:
     """Start a sandbox in the background and print how to use it."""
     started = time.monotonic()
-    info(f"starting sandbox {name!r} (etcd, kube-apiserver, controller-manager, scheduler, kwok)...")
+    info(
+        f"starting sandbox {name!r} (etcd, kube-apiserver, controller-manager, scheduler, kwok)..."
+    )
     box = Sandbox(sandbox_dir(name), name=name, api_port=port, nodes=nodes, detach=True)
     state = box.start()
     info(f"sandbox {name!r} is ready at {state.server} in {time.monotonic() - started:.1f}s")
@@ -62,21 +72,22 @@ def down(name: str = NameOption) -> None:
 def status(name: str = NameOption, output: OutputFormat = OutputOption) -> None:
     """Show whether a sandbox's components are running."""
     state = SandboxState.load(sandbox_dir(name))
-    components = {c: pid_alive(pid) for c, pid in state.pids.items()}
-    running = bool(components) and all(components.values())
+    alive = {c: pid_alive(pid) for c, pid in state.pids.items()}
+    running = bool(alive) and all(alive.values())
+    components = {c: ("running" if up else "stopped") for c, up in alive.items()}
     data = {
         "name": state.name,
         "server": state.server,
         "kubeconfig": state.kubeconfig,
         "running": running,
-        "components": {c: ("running" if up else "stopped") for c, up in components.items()},
+        "components": components,
         "logs": str(Path(state.directory) / "logs"),
     }
 
     def table() -> None:
         print_table(
             ["COMPONENT", "PID", "STATE"],
-            [(c, state.pids[c], data["components"][c]) for c in state.pids],
+            [(c, state.pids[c], components[c]) for c in state.pids],
             title=f"sandbox {name} at {state.server} ({'running' if running else 'stopped'})",
         )
         info(f"kubeconfig: {state.kubeconfig}")

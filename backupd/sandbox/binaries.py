@@ -62,8 +62,7 @@ def _go() -> str:
     go = shutil.which("go")
     if go is None:
         raise SandboxError(
-            "the Go toolchain was not found on PATH; it is needed to build the local "
-            "control plane",
+            "the Go toolchain was not found on PATH; it is needed to build the local control plane",
             hint="install Go 1.26 or newer, or set BACKUPD_BIN_DIR to prebuilt binaries",
         )
     return go

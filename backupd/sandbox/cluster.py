@@ -40,6 +40,7 @@ POD_CIDR = "127.128.0.1/16"
 NODE_IP = "127.0.0.1"
 STATE_FILE = "sandbox.json"
 START_TIMEOUT = 90.0
+STAGES = Path(__file__).with_name("kwok-stages.yaml")
 
 
 @dataclass
@@ -79,7 +80,10 @@ def kubeconfig_dict(server: str, pki: certs.Pki, name: str) -> dict[str, Any]:
         "apiVersion": "v1",
         "kind": "Config",
         "clusters": [
-            {"name": name, "cluster": {"server": server, "certificate-authority-data": b64(pki.ca_cert)}}
+            {
+                "name": name,
+                "cluster": {"server": server, "certificate-authority-data": b64(pki.ca_cert)},
+            }
         ],
         "users": [
             {
@@ -195,7 +199,7 @@ class Sandbox:
 
     def _start_etcd(self, etcd: Path, port: int, peer: int) -> None:
         client, peer_url = f"http://{LOOPBACK}:{port}", f"http://{LOOPBACK}:{peer}"
-        self._spawn(
+        proc = self._spawn(
             "etcd",
             [
                 str(etcd),
@@ -212,8 +216,16 @@ class Sandbox:
             ],
         )
 
-    def _start_apiserver(self, binary: Path, port: int, etcd_port: int, pki: certs.Pki, timeout: float) -> None:
-        proc = self._spawn(
+        def healthy() -> bool:
+            with urllib.request.urlopen(f"{client}/health", timeout=2) as resp:
+                return bool(resp.status == 200)
+
+        wait_until("etcd /health", healthy, timeout=START_TIMEOUT, processes=[proc])
+
+    def _start_apiserver(
+        self, binary: Path, port: int, etcd_port: int, pki: certs.Pki, timeout: float
+    ) -> None:
+        self._spawn(
             "kube-apiserver",
             [
                 str(binary),
@@ -247,7 +259,7 @@ class Sandbox:
             with urllib.request.urlopen(url, context=ctx, timeout=2) as resp:
                 return bool(resp.status == 200)
 
-        wait_until("kube-apiserver /readyz", ready, timeout=timeout, processes=[proc])
+        wait_until("kube-apiserver /readyz", ready, timeout=timeout, processes=self.processes)
 
     def _start_controllers(self, kube: Path, pki: certs.Pki) -> None:
         kc = str(self.kubeconfig)
@@ -270,14 +282,17 @@ class Sandbox:
                 f"--cluster-signing-cert-file={pki.ca_cert}",
                 f"--cluster-signing-key-file={pki.ca_key}",
                 "--use-service-account-credentials=false",
-                "--controllers=*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller,-route",
+                "--controllers=*",
                 "--concurrent-gc-syncs=50",
                 "--concurrent-namespace-syncs=20",
                 "--kube-api-qps=500",
                 "--kube-api-burst=1000",
             ],
         )
-        self._spawn("kube-scheduler", [str(kube / "kube-scheduler"), *common, "--kube-api-qps=500", "--kube-api-burst=1000"])
+        self._spawn(
+            "kube-scheduler",
+            [str(kube / "kube-scheduler"), *common, "--kube-api-qps=500", "--kube-api-burst=1000"],
+        )
 
     def _start_kwok(self, kwok: Path) -> None:
         self._spawn(
@@ -289,15 +304,16 @@ class Sandbox:
                 "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
                 f"--cidr={POD_CIDR}",
                 f"--node-ip={NODE_IP}",
-                "--server-address=",
+                f"--config={STAGES}",
+                "--node-lease-duration-seconds=40",
             ],
         )
 
     def _create_nodes(self) -> None:
-        from backupd.sandbox.kube import apply_manifest
+        from backupd.sandbox.kube import create_node
 
         for i in range(self.nodes):
-            apply_manifest(self.kubeconfig, fake_node(f"kwok-node-{i}"))
+            create_node(self.kubeconfig, fake_node(f"kwok-node-{i}"))
 
     def _wait_for_cluster(self, timeout: float) -> None:
         from backupd.sandbox.kube import ready_nodes, service_account_exists

@@ -93,7 +93,9 @@ def start(
 ) -> Process:
     binary = Path(argv[0])
     if not binary.exists():
-        raise SandboxError(f"{name} binary not found at {binary}", hint="run: backupctl sandbox build")
+        raise SandboxError(
+            f"{name} binary not found at {binary}", hint="run: backupctl sandbox build"
+        )
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log = log_path.open("ab")
     try:
@@ -128,7 +130,9 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
-def stop_pid(pid: int, *, timeout: float = 10.0, popen: subprocess.Popen[bytes] | None = None) -> None:
+def stop_pid(
+    pid: int, *, timeout: float = 10.0, popen: subprocess.Popen[bytes] | None = None
+) -> None:
     """SIGTERM the process group, then SIGKILL it if it has not gone after `timeout`."""
     for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
         with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -159,9 +163,11 @@ def wait_until(
         try:
             if probe():
                 return
-        except Exception:  # noqa: BLE001 - any probe failure just means "not yet"
+        except Exception:
             pass
         if time.monotonic() > deadline:
             logs = ", ".join(str(p.log_path) for p in processes) or "none"
-            raise SandboxError(f"timed out after {timeout:.0f}s waiting for {what}", hint=f"logs: {logs}")
+            raise SandboxError(
+                f"timed out after {timeout:.0f}s waiting for {what}", hint=f"logs: {logs}"
+            )
         time.sleep(interval)

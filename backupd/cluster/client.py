@@ -1,0 +1,239 @@
+"""The one place that talks HTTP to a Kubernetes API server.
+
+Requests return raw JSON (dicts), never client model objects. Credentials come from
+a kubeconfig (file, context) or the in-cluster service account, loaded by the
+kubernetes package's config loader; requests go through our own urllib3 pool, so
+paged LISTs can be streamed and many workers can share one connection pool.
+
+Retries with backoff for 429, 5xx and connection failures live here; errors are
+wrapped into the backupd hierarchy (see errors.py) with the server's message, cut
+short so no large payload reaches a log.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import orjson
+import urllib3
+from kubernetes import client as k8s_client
+from kubernetes import config as k8s_config
+
+from backupd.errors import (
+    ClusterConflict,
+    ClusterError,
+    ClusterForbidden,
+    ClusterGone,
+    ClusterInvalid,
+    ClusterNotFound,
+    ClusterUnreachable,
+    UserInputError,
+)
+
+JSON = dict[str, Any]
+_RETRY_STATUSES = {429, 500, 502, 503, 504}
+_MAX_ATTEMPTS = 5
+_STATUS_ERRORS: dict[int, type[ClusterError]] = {
+    403: ClusterForbidden,
+    404: ClusterNotFound,
+    409: ClusterConflict,
+    410: ClusterGone,
+    422: ClusterInvalid,
+}
+
+
+def _load_configuration(
+    kubeconfig: str | Path | None, context: str | None
+) -> k8s_client.Configuration:
+    cfg = k8s_client.Configuration()
+    path = str(kubeconfig) if kubeconfig else None
+    try:
+        if (
+            path is None
+            and "KUBECONFIG" not in os.environ
+            and "KUBERNETES_SERVICE_HOST" in os.environ
+        ):
+            k8s_config.load_incluster_config(client_configuration=cfg)  # type: ignore[no-untyped-call]
+        else:
+            k8s_config.load_kube_config(  # type: ignore[no-untyped-call]
+                config_file=path, context=context, client_configuration=cfg, persist_config=False
+            )
+    except (k8s_config.ConfigException, OSError, TypeError, ValueError) as e:
+        where = path or os.environ.get("KUBECONFIG") or "~/.kube/config"
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise UserInputError(f"cannot load kubeconfig {where}: {first}") from e
+    return cfg
+
+
+class KubeClient:
+    """A small, thread-safe HTTP client for one API server."""
+
+    def __init__(
+        self, configuration: k8s_client.Configuration, *, pool_size: int = 32, timeout: float = 60.0
+    ) -> None:
+        self.configuration = configuration
+        self.host = configuration.host.rstrip("/")
+        self.timeout = timeout
+        tls: dict[str, Any] = {}
+        if configuration.verify_ssl:
+            tls["cert_reqs"] = "CERT_REQUIRED"
+            if configuration.ssl_ca_cert:
+                tls["ca_certs"] = configuration.ssl_ca_cert
+        else:
+            tls["cert_reqs"] = "CERT_NONE"
+        if configuration.cert_file:
+            tls["cert_file"] = configuration.cert_file
+            tls["key_file"] = configuration.key_file
+        self._pool = urllib3.PoolManager(num_pools=4, maxsize=pool_size, block=True, **tls)
+
+    @classmethod
+    def from_kubeconfig(
+        cls, kubeconfig: str | Path | None = None, *, context: str | None = None
+    ) -> KubeClient:
+        return cls(_load_configuration(kubeconfig, context))
+
+    def close(self) -> None:
+        self._pool.clear()
+
+    def __enter__(self) -> KubeClient:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    # -- low level ----------------------------------------------------------
+    def _headers(self, content_type: str | None) -> dict[str, str]:
+        headers = {"Accept": "application/json", "User-Agent": "backupd/0.1"}
+        if content_type:
+            headers["Content-Type"] = content_type
+        cfg = self.configuration
+        if cfg.refresh_api_key_hook is not None:
+            cfg.refresh_api_key_hook(cfg)
+        token = cfg.get_api_key_with_prefix("authorization") or cfg.get_api_key_with_prefix(
+            "BearerToken"
+        )
+        if token:
+            headers["Authorization"] = token
+        return headers
+
+    def url(self, path: str, params: Mapping[str, Any] | None = None) -> str:
+        query = {k: v for k, v in (params or {}).items() if v is not None}
+        return f"{self.host}{path}" + (f"?{urlencode(query)}" if query else "")
+
+    def open(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        body: bytes | None = None,
+        content_type: str | None = None,
+        timeout: float | None = None,
+    ) -> urllib3.BaseHTTPResponse:
+        """Send a request; return the unread response. Retries transient failures."""
+        url = self.url(path, params)
+        for attempt in range(1, _MAX_ATTEMPTS + 1):
+            try:
+                resp = self._pool.request(
+                    method,
+                    url,
+                    body=body,
+                    headers=self._headers(content_type if body is not None else None),
+                    preload_content=False,
+                    retries=False,
+                    timeout=urllib3.Timeout(connect=5.0, read=timeout or self.timeout),
+                )
+            except (urllib3.exceptions.HTTPError, OSError) as e:
+                if attempt == _MAX_ATTEMPTS:
+                    raise ClusterUnreachable(
+                        f"cannot reach the Kubernetes API server at {self.host} "
+                        f"({type(e).__name__})",
+                        hint="is the cluster running and the kubeconfig right?",
+                    ) from e
+                _backoff(attempt)
+                continue
+            if resp.status in _RETRY_STATUSES and attempt < _MAX_ATTEMPTS:
+                delay = _retry_after(resp)
+                resp.drain_conn()
+                resp.release_conn()
+                _backoff(attempt, delay)
+                continue
+            if resp.status >= 400:
+                raise self._error(method, path, resp)
+            return resp
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _error(self, method: str, path: str, resp: urllib3.BaseHTTPResponse) -> ClusterError:
+        raw = resp.read(65536)
+        resp.release_conn()
+        message = raw.decode(errors="replace")[:300]
+        reason = ""
+        try:
+            status = orjson.loads(raw)
+            message = str(status.get("message", message))[:500]
+            reason = str(status.get("reason", ""))
+            details = status.get("details") or {}
+        except orjson.JSONDecodeError:
+            details = {}
+        cls = _STATUS_ERRORS.get(resp.status, ClusterError)
+        err = cls(f"{method} {path}: {resp.status} {message}")
+        err.status = resp.status
+        err.reason = reason
+        err.causes = [str(c.get("message", "")) for c in details.get("causes", []) or []]
+        return err
+
+    # -- JSON helpers -------------------------------------------------------
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        body: JSON | bytes | None = None,
+        content_type: str = "application/json",
+        timeout: float | None = None,
+    ) -> JSON:
+        data = orjson.dumps(body) if isinstance(body, dict) else body
+        resp = self.open(
+            method, path, params=params, body=data, content_type=content_type, timeout=timeout
+        )
+        try:
+            raw = resp.read()
+        finally:
+            resp.release_conn()
+        result: JSON = orjson.loads(raw) if raw else {}
+        return result
+
+    def get(self, path: str, **params: Any) -> JSON:
+        return self.request("GET", path, params=params)
+
+    def post(self, path: str, body: JSON, **params: Any) -> JSON:
+        return self.request("POST", path, body=body, params=params)
+
+    def put(self, path: str, body: JSON, **params: Any) -> JSON:
+        return self.request("PUT", path, body=body, params=params)
+
+    def delete(self, path: str, **params: Any) -> JSON:
+        return self.request("DELETE", path, params=params)
+
+
+def _retry_after(resp: urllib3.BaseHTTPResponse) -> float | None:
+    value = resp.headers.get("Retry-After")
+    try:
+        return min(float(value), 10.0) if value else None
+    except ValueError:
+        return None
+
+
+def _backoff(attempt: int, delay: float | None = None) -> None:
+    time.sleep(
+        delay
+        if delay is not None
+        else min(0.2 * 2 ** (attempt - 1), 5.0) * random.uniform(0.5, 1.0)
+    )
