@@ -8,7 +8,7 @@ import sys
 import typer
 
 from backupd.errors import BackupdError
-from cli import sandbox
+from cli import backup, location, restore, sandbox
 from cli.output import err_console
 
 app = typer.Typer(
@@ -18,6 +18,9 @@ app = typer.Typer(
     help="Back up, restore and migrate Kubernetes namespaces.",
 )
 app.add_typer(sandbox.app, name="sandbox")
+app.add_typer(backup.app, name="backup")
+app.add_typer(location.app, name="location")
+app.add_typer(restore.app, name="restore")
 
 
 def main() -> None:

@@ -13,8 +13,9 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
-console = Console()
-err_console = Console(stderr=True)
+# Not a terminal (a pipe, a CI log): do not wrap tables at 80 columns.
+console = Console(width=None if sys.stdout.isatty() else 200)
+err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
 
 
 class OutputFormat(StrEnum):

@@ -30,6 +30,7 @@ COMPLETE_MARKER = ".complete"
 class Component:
     name: str
     binaries: tuple[str, ...]
+    ldflags: str = ""
 
 
 # Binary names are the last element of each tool path in the component's go.mod;
@@ -40,6 +41,12 @@ COMPONENTS: dict[str, Component] = {
         Component(
             "kubernetes",
             ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl"),
+            # The version the binaries report (they have no VCS stamp when built as modules).
+            ldflags=" ".join(
+                f"-X k8s.io/{pkg}/version.{k}={v}"
+                for pkg in ("component-base", "client-go/pkg")
+                for k, v in (("gitVersion", "v1.37.2"), ("gitMajor", "1"), ("gitMinor", "37"))
+            ),
         ),
         Component("etcd", ("etcd",)),
         Component("kwok", ("kwok",)),
@@ -76,6 +83,7 @@ def _go_version(go: str) -> str:
 def cache_key(component: str, go_version: str) -> str:
     module = MODULES_DIR / component
     digest = hashlib.sha256(go_version.encode())
+    digest.update(COMPONENTS[component].ldflags.encode())
     for name in ("go.mod", "go.sum"):
         path = module / name
         if path.exists():
@@ -139,7 +147,15 @@ def ensure_built(
     env = dict(os.environ, CGO_ENABLED="0")
     with log_path.open("w") as out:
         proc = subprocess.run(
-            [go, "build", "-trimpath", "-ldflags=-s -w", "-o", str(staging) + "/", "tool"],
+            [
+                go,
+                "build",
+                "-trimpath",
+                f"-ldflags=-s -w {COMPONENTS[component].ldflags}".strip(),
+                "-o",
+                str(staging) + "/",
+                "tool",
+            ],
             cwd=module,
             stdout=out,
             stderr=subprocess.STDOUT,

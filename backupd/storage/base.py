@@ -11,6 +11,20 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import BinaryIO, Protocol
 
+from backupd.errors import StorageNotFound
+
+
+class BucketNotFound(StorageNotFound):
+    """The bucket (or root directory) itself is missing."""
+
+
+class ObjectNotFound(StorageNotFound):
+    """The bucket is there; the object is not."""
+
+    def __init__(self, key: str, url: str) -> None:
+        super().__init__(f"object {key} does not exist in {url}")
+        self.key = key
+
 
 @dataclass(frozen=True)
 class PutResult:

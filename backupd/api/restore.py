@@ -1,0 +1,165 @@
+"""Restore: what to bring back, how (spec), and what happened (status, item results)."""
+
+from __future__ import annotations
+
+import datetime
+import re
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from backupd.api import API_VERSION
+from backupd.api.backup import ClusterResources
+from backupd.api.common import Issue, Model, ObjectMeta, Phase
+from backupd.errors import UserInputError
+
+_DNS1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+_DNS1123_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+
+
+class ExistingResourcePolicy(StrEnum):
+    none = "none"
+    update = "update"
+
+
+class Outcome(StrEnum):
+    """What happened to one item. In a dry run, created/updated mean "would be"."""
+
+    created = "created"
+    updated = "updated"
+    unchanged = "unchanged"
+    differs = "differs"
+    skipped = "skipped"
+    failed = "failed"
+
+
+def check_namespace_name(name: str, what: str) -> str:
+    if len(name) > 63 or not _DNS1123_LABEL.fullmatch(name):
+        raise UserInputError(
+            f"invalid {what} {name[:80]!r}: a namespace name is a DNS-1123 label "
+            "(lower case letters, digits and '-', at most 63 characters)"
+        )
+    return name
+
+
+def check_storage_class_name(name: str, what: str) -> str:
+    if len(name) > 253 or not _DNS1123_SUBDOMAIN.fullmatch(name):
+        raise UserInputError(
+            f"invalid {what} {name[:80]!r}: a storage class name is a DNS-1123 subdomain"
+        )
+    return name
+
+
+class RestoreSpec(Model):
+    """Exactly one of backup_name and schedule_name names the source."""
+
+    backup_name: str | None = None
+    schedule_name: str | None = None
+    included_namespaces: list[str] = Field(default_factory=lambda: ["*"])
+    excluded_namespaces: list[str] = Field(default_factory=list)
+    included_resources: list[str] = Field(default_factory=lambda: ["*"])
+    excluded_resources: list[str] = Field(default_factory=list)
+    include_cluster_resources: ClusterResources = ClusterResources.auto
+    label_selector: str | None = None
+    # "<resource>/<name>", e.g. "deployment/web"; namespaced items also need a namespace filter
+    include_items: list[str] = Field(default_factory=list)
+    namespace_mappings: dict[str, str] = Field(default_factory=dict)
+    storage_class_mappings: dict[str, str] = Field(default_factory=dict)
+    existing_resource_policy: ExistingResourcePolicy = ExistingResourcePolicy.none
+    preserve_nodeports: bool = False
+    dry_run: bool = False
+
+    @field_validator("namespace_mappings")
+    @classmethod
+    def _namespaces(cls, value: dict[str, str]) -> dict[str, str]:
+        for source, target in value.items():
+            check_namespace_name(source, "namespace mapping source")
+            check_namespace_name(target, "namespace mapping target")
+        if len(set(value.values())) != len(value):
+            raise UserInputError("namespace mappings must not map two namespaces to one")
+        return value
+
+    @field_validator("storage_class_mappings")
+    @classmethod
+    def _storage_classes(cls, value: dict[str, str]) -> dict[str, str]:
+        for source, target in value.items():
+            check_storage_class_name(source, "storage class mapping source")
+            check_storage_class_name(target, "storage class mapping target")
+        return value
+
+    @model_validator(mode="after")
+    def _one_source(self) -> RestoreSpec:
+        if (self.backup_name is None) == (self.schedule_name is None):
+            raise UserInputError("a restore needs exactly one of a backup or a schedule")
+        return self
+
+    def map_namespace(self, namespace: str) -> str:
+        return self.namespace_mappings.get(namespace, namespace)
+
+
+class Progress(Model):
+    total_items: int = 0
+    items_done: int = 0
+
+
+class OutcomeCounts(Model):
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    differs: int = 0
+    skipped: int = 0
+    failed: int = 0
+
+    def add(self, outcome: Outcome) -> None:
+        setattr(self, outcome.value, getattr(self, outcome.value) + 1)
+
+
+class ItemIssue(Issue):
+    """A warning or error about one item; `diff` shows how live and backup differ."""
+
+    diff: str | None = None
+
+
+class RestoreStatus(Model):
+    phase: Phase = Phase.new
+    backup_name: str | None = None
+    start_timestamp: datetime.datetime | None = None
+    completion_timestamp: datetime.datetime | None = None
+    progress: Progress = Field(default_factory=Progress)
+    counts: OutcomeCounts = Field(default_factory=OutcomeCounts)
+    warnings: list[ItemIssue] = Field(default_factory=list)
+    errors: list[ItemIssue] = Field(default_factory=list)
+    failure_reason: str | None = None
+    target_server: str = ""
+
+
+class Restore(Model):
+    api_version: str = API_VERSION
+    kind: Literal["Restore"] = "Restore"
+    metadata: ObjectMeta
+    spec: RestoreSpec
+    status: RestoreStatus = Field(default_factory=RestoreStatus)
+
+
+class ItemResult(Model):
+    """One item of a restore and its outcome (stored in results.json)."""
+
+    group: str
+    version: str
+    kind: str
+    resource: str
+    namespace: str | None = None
+    name: str
+    outcome: Outcome
+    source_namespace: str | None = None
+    reason: str | None = None
+    diff: str | None = None
+
+    @property
+    def group_resource(self) -> str:
+        return f"{self.resource}.{self.group}" if self.group else self.resource
+
+    def where(self) -> str:
+        ns = f"{self.namespace}/" if self.namespace else ""
+        return f"{self.group_resource}/{ns}{self.name}"

@@ -1,0 +1,392 @@
+"""Run one backup: discover -> select -> stream paged LISTs -> archive -> commit.
+
+The archive and its index are written to local temporary files as items arrive,
+uploaded, and only then is `backup.json` written: the commit. A backup that fails
+part-way is recorded as Failed (if storage still answers) and never as Completed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import tempfile
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from backupd.api.backup import Backup, BackupSpec, ClusterInfo, ClusterResources, SkippedResource
+from backupd.api.common import Issue, ObjectMeta, Phase, StoredObject, now, parse_duration
+from backupd.archive.writer import ArchiveWriter, gzip_file
+from backupd.backup.dependencies import Dependencies
+from backupd.backup.log import OperationLog
+from backupd.backup.selection import (
+    NamespaceFilter,
+    ResourceFilter,
+    backupable,
+    combined_selector,
+    validate_selector,
+)
+from backupd.cluster import discovery
+from backupd.cluster.client import JSON, KubeClient
+from backupd.cluster.discovery import ApiResource
+from backupd.cluster.listing import count, list_pages
+from backupd.errors import (
+    BackupdError,
+    ClusterError,
+    ClusterNotFound,
+    ReadOnlyLocation,
+    UserInputError,
+)
+from backupd.storage.layout import BackupKeys, validate_name
+from backupd.storage.location import Location
+
+EXCLUDE_LABEL = "backupd.io/exclude"
+SCHEDULE_LABEL = "backupd.io/schedule"
+PER_NAMESPACE_LIMIT = 3  # list per namespace up to this many, cluster-wide beyond
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class ListJob:
+    resource: ApiResource
+    namespace: str | None  # None: cluster-wide
+
+
+@dataclass
+class _Run:
+    """Mutable state of one backup while it runs."""
+
+    backup: Backup
+    writer: ArchiveWriter
+    log: OperationLog
+    progress: Progress | None
+    total: int = 0
+    done: int = 0
+    deps: Dependencies = field(default_factory=Dependencies)
+    crd_groups: set[str] = field(default_factory=set)
+    resource_counts: Counter[str] = field(default_factory=Counter)
+    namespace_counts: Counter[str] = field(default_factory=Counter)
+    taken: set[tuple[str, str]] = field(default_factory=set)  # cluster-scoped (resource, name)
+
+    def add(self, res: ApiResource, item: JSON) -> None:
+        meta = item.get("metadata") or {}
+        meta.pop("managedFields", None)
+        if (meta.get("labels") or {}).get(EXCLUDE_LABEL) == "true":
+            return
+        item["apiVersion"] = res.api_version
+        item["kind"] = res.kind
+        namespace = meta.get("namespace") if res.namespaced else None
+        self.writer.add(
+            group=res.group,
+            version=res.version,
+            kind=res.kind,
+            resource=res.resource,
+            namespace=namespace,
+            name=meta["name"],
+            data=orjson.dumps(item),
+        )
+        if namespace:
+            self.namespace_counts[namespace] += 1
+            self.deps.note(item, group=res.group, resource=res.resource, crd_groups=self.crd_groups)
+        else:
+            self.taken.add((res.group_resource, meta["name"]))
+        self.resource_counts[res.group_resource] += 1
+        self.done += 1
+        if self.progress is not None:
+            self.progress(self.done, max(self.total, self.done))
+
+    def issue(
+        self, kind: str, res: ApiResource | None, message: str, namespace: str | None = None
+    ) -> None:
+        entry = Issue(
+            message=message, resource=res.group_resource if res else None, namespace=namespace
+        )
+        (self.backup.status.errors if kind == "error" else self.backup.status.warnings).append(
+            entry
+        )
+        (self.log.error if kind == "error" else self.log.warning)(f"{entry.where()}: {message}")
+
+
+def _prefetch(
+    kube: KubeClient, jobs: list[ListJob], selector: str
+) -> Iterator[tuple[ListJob, list[JSON] | BackupdError]]:
+    """Fetch pages in a background thread so the API server and compression overlap."""
+    pages: queue.Queue[tuple[ListJob, list[JSON] | BackupdError] | None] = queue.Queue(maxsize=4)
+    stop = threading.Event()
+
+    def worker() -> None:
+        try:
+            for job in jobs:
+                try:
+                    for items, _ in list_pages(
+                        kube, job.resource, namespace=job.namespace, label_selector=selector
+                    ):
+                        if stop.is_set():
+                            return
+                        pages.put((job, items))
+                except BackupdError as e:
+                    pages.put((job, e))
+        finally:
+            pages.put(None)
+
+    thread = threading.Thread(target=worker, name="backup-list", daemon=True)
+    thread.start()
+    try:
+        while (entry := pages.get()) is not None:
+            yield entry
+    finally:
+        stop.set()
+        while thread.is_alive():  # unblock a worker waiting on a full queue
+            with contextlib.suppress(queue.Empty):
+                pages.get(timeout=0.1)
+
+
+def _list_jobs(resources: list[ApiResource], namespaces: list[str] | None) -> list[ListJob]:
+    jobs: list[ListJob] = []
+    for res in resources:
+        if namespaces is not None and len(namespaces) <= PER_NAMESPACE_LIMIT:
+            jobs.extend(ListJob(res, ns) for ns in namespaces)
+        else:
+            jobs.append(ListJob(res, None))
+    return jobs
+
+
+def _fetch_dependencies(kube: KubeClient, run: _Run, by_gr: dict[str, ApiResource]) -> None:
+    """Take the cluster-scoped objects the namespaced items refer to (auto mode)."""
+    # PVs first: a PV adds its StorageClass.
+    for gr in (
+        "persistentvolumes",
+        *[g for g in run.deps.by_resource() if g != "persistentvolumes"],
+    ):
+        res = by_gr.get(gr)
+        for name in sorted(run.deps.by_resource()[gr]):
+            if res is None or (gr, name) in run.taken:
+                continue
+            try:
+                obj = kube.get(res.path(None, name))
+            except ClusterNotFound:
+                run.issue("warning", res, f"{name} is referenced but does not exist")
+                continue
+            except ClusterError as e:
+                run.issue("error", res, f"cannot get {name}: {e}")
+                continue
+            if gr == "persistentvolumes":
+                run.deps.note_pv(obj)
+            run.add(res, obj)
+
+
+def validate_spec(spec: BackupSpec) -> tuple[NamespaceFilter, ResourceFilter, str]:
+    ns_filter = NamespaceFilter(
+        tuple(spec.included_namespaces or ["*"]), tuple(spec.excluded_namespaces)
+    )
+    res_filter = ResourceFilter(
+        tuple(spec.included_resources or ["*"]), tuple(spec.excluded_resources)
+    )
+    selector = combined_selector(validate_selector(spec.label_selector), EXCLUDE_LABEL)
+    parse_duration(spec.ttl)
+    return ns_filter, res_filter, selector
+
+
+def run_backup(
+    name: str,
+    spec: BackupSpec,
+    *,
+    kube: KubeClient,
+    location: Location,
+    progress: Progress | None = None,
+    labels: dict[str, str] | None = None,
+    echo: Callable[[str], None] | None = None,
+) -> Backup:
+    """Back up what `spec` selects; returns the committed Backup (any final phase).
+
+    Raises before writing anything for bad input, an unreachable cluster or an
+    existing backup of the same name.
+    """
+    keys = BackupKeys(validate_name(name))
+    ns_filter, res_filter, selector = validate_spec(spec)
+    if location.read_only:
+        raise ReadOnlyLocation(
+            f"location {location.url} is ReadOnly; a backup cannot be written there"
+        )
+    if location.exists(keys.metadata):
+        raise UserInputError(f"backup {name!r} already exists in {location.url}")
+
+    started = now()
+    backup = Backup(
+        metadata=ObjectMeta(name=name, creation_timestamp=started, labels=labels or {}), spec=spec
+    )
+    backup.status.start_timestamp = started
+    backup.status.expiration = started + parse_duration(spec.ttl)
+    backup.status.phase = Phase.in_progress
+
+    found = discovery.discover(kube)
+    resources, skips = backupable(found.resources)
+    unknown = res_filter.unknown(found.resources)
+    if unknown:
+        raise UserInputError(
+            f"unknown resource(s): {', '.join(unknown)} (no such API resource in the cluster)"
+        )
+    namespaces = {n["metadata"]["name"]: n for n in kube.get("/api/v1/namespaces")["items"]}
+    missing = ns_filter.missing(set(namespaces))
+    if missing:
+        raise UserInputError(f"namespace(s) not found in the cluster: {', '.join(missing)}")
+    selected_ns = sorted(n for n in namespaces if ns_filter.matches(n))
+    backup.status.cluster = ClusterInfo(
+        version=discovery.server_version(kube), id=discovery.cluster_id(kube), server=kube.host
+    )
+    backup.status.skipped_resources = [
+        SkippedResource(resource=s.resource, reason=s.reason) for s in skips
+    ]
+    backup.status.skipped_resources += [
+        SkippedResource(resource=gv, reason=f"discovery failed: {why}")
+        for gv, why in found.failed_groups.items()
+    ]
+    by_gr = {r.group_resource: r for r in resources}
+    chosen = [r for r in resources if r.namespaced and res_filter.matches(r)]
+    literal = ns_filter.literal_names
+    jobs = _list_jobs(chosen, literal if literal is not None else None) if selected_ns else []
+
+    with tempfile.TemporaryDirectory(prefix=f"backupd-{name}-") as tmp:
+        work = Path(tmp)
+        log = OperationLog(work / "backup.log", echo=echo)
+        header = {
+            "backup": name,
+            "cluster": backup.status.cluster.to_json_dict(),
+            "created": str(started),
+        }
+        writer = ArchiveWriter(
+            work / f"resources.{spec.compression}",
+            work / "index.jsonl",
+            compression=spec.compression,
+            header=header,
+        )
+        run = _Run(backup=backup, writer=writer, log=log, progress=progress)
+        try:
+            _collect(
+                kube,
+                run,
+                jobs,
+                selector,
+                ns_filter,
+                selected_ns,
+                namespaces,
+                by_gr,
+                res_filter,
+                found,
+            )
+            writer.close()
+            _upload(location, keys, run, work)
+        except BackupdError as e:
+            writer.abort()
+            backup.status.phase = Phase.failed
+            backup.status.failure_reason = str(e)
+            log.error(f"backup failed: {e}")
+            _finish(backup, run)
+            _commit_failed(location, keys, backup, log)
+            return backup
+        _finish(backup, run)
+        backup.status.phase = Phase.partially_failed if backup.status.errors else Phase.completed
+        log.info(
+            f"backup {backup.status.phase}: {run.done} items, {len(backup.status.errors)} errors"
+        )
+        backup.status.log = _put_file(location, keys.log, log.gzipped())
+        location.put_bytes(
+            keys.metadata, orjson.dumps(backup.to_json_dict(), option=orjson.OPT_INDENT_2)
+        )
+    return backup
+
+
+def _collect(
+    kube: KubeClient,
+    run: _Run,
+    jobs: list[ListJob],
+    selector: str,
+    ns_filter: NamespaceFilter,
+    selected_ns: list[str],
+    namespaces: dict[str, JSON],
+    by_gr: dict[str, ApiResource],
+    res_filter: ResourceFilter,
+    found: discovery.DiscoveryResult,
+) -> None:
+    spec = run.backup.spec
+    run.crd_groups = {
+        crd["spec"]["group"]
+        for crd in kube.get("/apis/apiextensions.k8s.io/v1/customresourcedefinitions").get(
+            "items", []
+        )
+    }
+    for job in jobs:
+        with contextlib.suppress(ClusterError):  # the LIST below reports the error
+            run.total += count(kube, job.resource, namespace=job.namespace, label_selector=selector)
+    run.log.info(
+        f"backing up {len(selected_ns)} namespace(s), about {run.total} items, "
+        f"{len(jobs)} list calls"
+    )
+    for job, page in _prefetch(kube, jobs, selector):
+        if isinstance(page, BackupdError):
+            if not isinstance(page, ClusterError) or page.status == 0:
+                raise page
+            run.issue("error", job.resource, f"cannot list: {page}", job.namespace)
+            continue
+        for item in page:
+            if ns_filter.matches(item.get("metadata", {}).get("namespace", "")):
+                run.add(job.resource, item)
+    ns_res = by_gr["namespaces"]
+    for ns in selected_ns:
+        run.add(ns_res, dict(namespaces[ns]))
+    mode = spec.include_cluster_resources
+    if mode is ClusterResources.true:
+        for res in (r for r in by_gr.values() if not r.namespaced and r.resource != "namespaces"):
+            if not res_filter.matches(res):
+                continue
+            try:
+                for items, _ in list_pages(kube, res, label_selector=selector):
+                    for item in items:
+                        run.add(res, item)
+            except ClusterError as e:
+                run.issue("error", res, f"cannot list: {e}")
+    elif mode is ClusterResources.auto:
+        _fetch_dependencies(kube, run, by_gr)
+
+
+def _finish(backup: Backup, run: _Run) -> None:
+    backup.status.completion_timestamp = now()
+    backup.status.progress.total_items = run.done
+    backup.status.progress.items_backed_up = run.done
+    backup.status.resource_counts = dict(sorted(run.resource_counts.items()))
+    backup.status.namespace_counts = dict(sorted(run.namespace_counts.items()))
+
+
+def _put_file(location: Location, key: str, path: Path) -> StoredObject:
+    with path.open("rb") as f:
+        result = location.put(key, f)
+    return StoredObject(key=key, size=result.size, sha256=result.sha256)
+
+
+def _upload(location: Location, keys: BackupKeys, run: _Run, work: Path) -> None:
+    spec = run.backup.spec
+    index_gz = work / "index.jsonl.gz"
+    gzip_file(run.writer.index_path, index_gz)
+    run.log.info(f"uploading archive ({run.writer.path.stat().st_size} bytes) to {location.url}")
+    run.backup.status.archive = _put_file(location, keys.archive(spec.compression), run.writer.path)
+    run.backup.status.index = _put_file(location, keys.index, index_gz)
+
+
+def _commit_failed(location: Location, keys: BackupKeys, backup: Backup, log: OperationLog) -> None:
+    """Record a Failed backup if storage still answers; the data objects may be partial."""
+    try:
+        backup.status.log = _put_file(location, keys.log, log.gzipped())
+        location.put_bytes(
+            keys.metadata, orjson.dumps(backup.to_json_dict(), option=orjson.OPT_INDENT_2)
+        )
+    except BackupdError:
+        pass
+
+
+def load_backup(document: dict[str, Any]) -> Backup:
+    return Backup.model_validate(document)

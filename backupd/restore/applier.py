@@ -1,0 +1,198 @@
+"""Apply a plan to the target cluster: tier by tier, items of a tier in parallel. I/O.
+
+Per item: create it; if it exists, compare the live object with the backup's
+(normalised, see diffing) and leave it alone (unchanged, or differs with a warning),
+or patch it under --existing-resource-policy=update. In a dry run nothing is
+written: missing items are validated with a server-side dry-run create (dryRun=All)
+and updates are dry-run patches.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+
+from backupd.api.restore import ExistingResourcePolicy, ItemResult, Outcome, RestoreSpec
+from backupd.cluster.client import JSON, KubeClient
+from backupd.cluster.discovery import ApiResource
+from backupd.errors import BackupdError, ClusterConflict, ClusterError, ClusterNotFound
+from backupd.restore.diffing import compare
+from backupd.restore.normalize import normalize
+from backupd.restore.ordering import CRD_TIER
+from backupd.restore.planner import Plan, PlannedItem
+from backupd.restore.targets import Targets, crd_kind
+
+MERGE_PATCH = "application/merge-patch+json"
+DEFAULT_WORKERS = 16
+VALIDATION_NAMESPACE = "default"
+
+
+def result(
+    item: PlannedItem, outcome: Outcome, reason: str | None = None, diff: str | None = None
+) -> ItemResult:
+    ref = item.ref
+    return ItemResult(
+        group=ref.group,
+        version=ref.version,
+        kind=ref.kind,
+        resource=ref.resource,
+        namespace=ref.namespace,
+        name=ref.name,
+        outcome=outcome,
+        source_namespace=item.source.namespace if item.source.namespace != ref.namespace else None,
+        reason=reason,
+        diff=diff or None,
+    )
+
+
+def _error_text(e: BackupdError) -> str:
+    text = str(e)
+    if isinstance(e, ClusterError) and e.causes:
+        extra = "; ".join(c for c in e.causes if c and c not in text)
+        if extra:
+            text = f"{text} ({extra})"
+    return text
+
+
+def _missing_namespace(e: ClusterNotFound) -> bool:
+    return "namespaces" in str(e) and "not found" in str(e)
+
+
+@dataclass
+class Applier:
+    kube: KubeClient
+    targets: Targets
+    spec: RestoreSpec
+    workers: int = DEFAULT_WORKERS
+    # (group, kind) that restored CRDs define: in a dry run they are not served yet
+    pending_kinds: set[tuple[str, str]] = field(default_factory=set)
+    # CRDs that did not become Established: {(group, kind): problem}
+    crd_problems: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    @property
+    def dry(self) -> dict[str, str]:
+        return {"dryRun": "All"} if self.spec.dry_run else {}
+
+    # -- one item ----------------------------------------------------------------
+    def apply_item(self, item: PlannedItem) -> ItemResult:
+        if item.obj is None:
+            return result(item, Outcome.skipped, item.skip_reason)
+        ref = item.ref
+        api = self.targets.resolve(ref.group, ref.version, ref.kind)
+        if api is None:
+            if self.spec.dry_run and (ref.group, ref.kind) in self.pending_kinds:
+                return result(
+                    item, Outcome.created, "not validated: its CRD is created by this restore"
+                )
+            problem = self.crd_problems.get((ref.group, ref.kind))
+            if problem is not None:
+                return result(item, Outcome.failed, f"its CRD is not ready: {problem}")
+            api_version = f"{ref.group}/{ref.version}" if ref.group else ref.version
+            return result(
+                item, Outcome.failed, f"the target cluster does not serve {api_version} {ref.kind}"
+            )
+        try:
+            return self._apply(item, api, item.obj)
+        except BackupdError as e:
+            return result(item, Outcome.failed, _error_text(e))
+
+    def _apply(self, item: PlannedItem, api: ApiResource, obj: JSON) -> ItemResult:
+        ref = item.ref
+        notes = "; ".join(item.notes) or None
+        if self.spec.dry_run:
+            try:
+                live = self.kube.get(api.path(ref.namespace, ref.name))
+            except ClusterNotFound:
+                return self._validate(item, api, obj, notes)
+            return self._existing(item, api, obj, live)
+        try:
+            self.kube.post(api.path(ref.namespace), obj)
+        except ClusterConflict as e:
+            if e.reason != "AlreadyExists":
+                raise
+            live = self.kube.get(api.path(ref.namespace, ref.name))
+            return self._existing(item, api, obj, live)
+        return result(item, Outcome.created, notes)
+
+    def _validate(
+        self, item: PlannedItem, api: ApiResource, obj: JSON, notes: str | None
+    ) -> ItemResult:
+        """A server-side dry-run create; a namespace this restore makes is stood in for."""
+        ns = item.ref.namespace
+        try:
+            self.kube.post(api.path(ns), obj, dryRun="All")
+            return result(item, Outcome.created, notes)
+        except ClusterNotFound as e:
+            if not (ns and _missing_namespace(e)):
+                raise
+        stand_in = copy.deepcopy(obj)
+        stand_in["metadata"]["namespace"] = VALIDATION_NAMESPACE
+        # a conflict means validation passed and only the name is taken there
+        with contextlib.suppress(ClusterConflict):
+            self.kube.post(api.path(VALIDATION_NAMESPACE), stand_in, dryRun="All")
+        note = f"validated in namespace {VALIDATION_NAMESPACE}: {ns} does not exist yet"
+        return result(item, Outcome.created, f"{notes}; {note}" if notes else note)
+
+    def _existing(self, item: PlannedItem, api: ApiResource, obj: JSON, live: JSON) -> ItemResult:
+        ref = item.ref
+        if (
+            ref.kind == "Namespace"
+            and not ref.group
+            and (live.get("metadata") or {}).get("deletionTimestamp")
+        ):
+            return result(
+                item,
+                Outcome.failed,
+                f"namespace {ref.name} is being deleted; wait until it is gone, then restore again",
+            )
+        comparison = compare(normalize(live), normalize(obj), ref.where())
+        if comparison.identical:
+            return result(item, Outcome.unchanged)
+        if self.spec.existing_resource_policy is ExistingResourcePolicy.update:
+            self.kube.request(
+                "PATCH",
+                api.path(ref.namespace, ref.name),
+                body=comparison.patch,
+                content_type=MERGE_PATCH,
+                params=self.dry,
+            )
+            return result(item, Outcome.updated, "patched to the backup's version", comparison.diff)
+        return result(
+            item,
+            Outcome.differs,
+            "exists and differs from the backup; left alone "
+            "(--existing-resource-policy update overwrites it)",
+            comparison.diff,
+        )
+
+    # -- the whole plan ----------------------------------------------------------
+    def apply(
+        self, plan: Plan, on_result: Callable[[ItemResult], None] | None = None
+    ) -> list[ItemResult]:
+        self.pending_kinds = {
+            crd_kind(i.obj) for i in plan.to_apply if i.tier == CRD_TIER and i.obj is not None
+        }
+        results: list[ItemResult] = []
+
+        def done(r: ItemResult) -> None:
+            results.append(r)
+            if on_result is not None:
+                on_result(r)
+
+        with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="restore") as pool:
+            for tier, items in plan.tiers():
+                futures: list[Future[ItemResult]] = [pool.submit(self.apply_item, i) for i in items]
+                for f in as_completed(futures):
+                    done(f.result())
+                if tier == CRD_TIER and not self.spec.dry_run:
+                    self._crds_ready(items)
+        return results
+
+    def _crds_ready(self, items: list[PlannedItem]) -> None:
+        crds = {i.ref.name: crd_kind(i.obj) for i in items if i.obj is not None}
+        problems = self.targets.wait_established(crds)
+        self.crd_problems = {crds[name]: problem for name, problem in problems.items()}
+        self.targets.wait_served(kind for name, kind in crds.items() if name not in problems)

@@ -1,0 +1,214 @@
+"""Run a restore: read the backup from its location, plan, apply, record the result.
+
+    resolve the backup (by name, or the latest Completed one of a schedule)
+    -> download the archive, verifying its sha256 (and every item's)
+    -> select, plan (pure) -> apply to the target, tier by tier
+    -> store restores/<name>/results.json, restore.log.gz, restore.json (last)
+
+Nothing is applied before the whole archive has been read and planned, so a corrupt
+archive or bad input never leaves a half-restored cluster. A dry run and a ReadOnly
+location store nothing.
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+
+from backupd.api.backup import Backup
+from backupd.api.common import ObjectMeta, Phase, now
+from backupd.api.restore import ItemIssue, ItemResult, Restore, RestoreSpec, RestoreStatus
+from backupd.archive.reader import ArchiveReader
+from backupd.cluster.client import KubeClient
+from backupd.errors import (
+    ArchiveError,
+    IntegrityError,
+    NotFoundError,
+    StorageNotFound,
+    UserInputError,
+)
+from backupd.restore import planner
+from backupd.restore.applier import DEFAULT_WORKERS, Applier
+from backupd.restore.report import log_line, summarize
+from backupd.restore.targets import Targets
+from backupd.storage.catalog import list_committed, read_committed
+from backupd.storage.layout import RestoreKeys, validate_name
+from backupd.storage.location import Location
+
+SCHEDULE_LABEL = "backupd.io/schedule"
+BACKUP_LABEL = "backupd.io/backup"
+RESTORABLE = frozenset({Phase.completed, Phase.partially_failed})
+Progress = Callable[[int, int], None]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RestoreRun:
+    """A finished restore and every item's result."""
+
+    restore: Restore
+    items: list[ItemResult] = field(default_factory=list)
+
+
+def _backup(document: dict[str, Any], where: str) -> Backup:
+    try:
+        return Backup.model_validate(document)
+    except ValidationError as e:
+        raise ArchiveError(
+            f"{where} is not a valid backup record ({e.error_count()} errors)"
+        ) from e
+
+
+def latest_of_schedule(location: Location, schedule: str) -> Backup:
+    """The newest Completed backup labelled backupd.io/schedule=<schedule>."""
+    candidates = [
+        b
+        for b in (_backup(d, "a backup.json") for d in list_committed(location, "backups"))
+        if b.metadata.labels.get(SCHEDULE_LABEL) == schedule and b.status.phase is Phase.completed
+    ]
+    if not candidates:
+        raise NotFoundError(f"no Completed backup of schedule {schedule} in {location.url}")
+    return max(candidates, key=lambda b: (b.metadata.creation_timestamp or now(), b.metadata.name))
+
+
+def resolve_backup(location: Location, spec: RestoreSpec) -> Backup:
+    if spec.schedule_name is not None:
+        return latest_of_schedule(location, spec.schedule_name)
+    assert spec.backup_name is not None
+    backup = _backup(read_committed(location, spec.backup_name), f"backup {spec.backup_name}")
+    if backup.status.phase not in RESTORABLE:
+        raise UserInputError(
+            f"backup {backup.metadata.name} is {backup.status.phase.value}; "
+            "only Completed or PartiallyFailed backups can be restored"
+        )
+    return backup
+
+
+def read_plan(backup: Backup, spec: RestoreSpec, location: Location) -> planner.Plan:
+    """Download and verify the archive, select and plan. Raises before any change."""
+    archive = backup.status.archive
+    name = backup.metadata.name
+    if archive is None:
+        raise ArchiveError(f"backup {name} records no archive")
+    with tempfile.TemporaryDirectory(prefix="backupd-restore-") as tmp:
+        path = Path(tmp) / "resources.tar"
+        try:
+            location.download(archive.key, path, sha256=archive.sha256)
+        except StorageNotFound as e:
+            raise NotFoundError(f"the archive of backup {name} is missing: {e}") from e
+        except IntegrityError as e:
+            raise IntegrityError(f"the archive of backup {name} is corrupt: {e}") from e
+        reader = ArchiveReader(path)
+        _, entries = reader.index()
+        selection = planner.select_entries(entries, spec)
+        objects = list(reader.objects(selection.to_read()))
+    return planner.plan(objects, selection, spec)
+
+
+def _store(location: Location, run: RestoreRun, lines: list[str]) -> None:
+    keys = RestoreKeys(run.restore.metadata.name)
+    items = [r.to_json_dict() for r in run.items]
+    location.put_bytes(keys.results, orjson.dumps({"items": items}, option=orjson.OPT_INDENT_2))
+    location.put_bytes(keys.log, gzip.compress("\n".join(lines).encode() + b"\n", mtime=0))
+    location.put_bytes(
+        keys.metadata, orjson.dumps(run.restore.to_json_dict(), option=orjson.OPT_INDENT_2)
+    )
+
+
+def execute(
+    name: str,
+    spec: RestoreSpec,
+    *,
+    kube: KubeClient,
+    location: Location,
+    progress: Progress | None = None,
+    workers: int = DEFAULT_WORKERS,
+) -> RestoreRun:
+    validate_name(name, "restore")
+    storing = not spec.dry_run and not location.read_only
+    if storing and location.exists(RestoreKeys(name).metadata):
+        raise UserInputError(f"restore {name} already exists in {location.url}")
+    started = now()
+    backup = resolve_backup(location, spec)
+    targets = Targets(kube)  # an unreachable cluster fails here, before any download
+    plan = read_plan(backup, spec, location)
+    status = RestoreStatus(
+        phase=Phase.in_progress,
+        backup_name=backup.metadata.name,
+        start_timestamp=started,
+        target_server=kube.host,
+    )
+    status.progress.total_items = len(plan.items)
+    restore = Restore(
+        metadata=ObjectMeta(
+            name=name, creation_timestamp=started, labels={BACKUP_LABEL: backup.metadata.name}
+        ),
+        spec=spec,
+        status=status,
+    )
+    run = RestoreRun(restore)
+    lines = [f"{started.isoformat()} info restore {name} from backup {backup.metadata.name}"]
+    lines += [f"{started.isoformat()} warning {w}" for w in plan.warnings]
+
+    def on_result(r: ItemResult) -> None:
+        run.items.append(r)
+        lines.append(log_line(r, now(), spec.dry_run))
+        if progress is not None:
+            progress(len(run.items), len(plan.items))
+
+    if progress is not None:
+        progress(0, len(plan.items))
+    Applier(kube, targets, spec, workers=workers).apply(plan, on_result)
+    summarize(run.items, status)
+    status.warnings[:0] = [ItemIssue(message=w) for w in plan.warnings]
+    if backup.status.phase is Phase.partially_failed:
+        status.warnings.insert(
+            0, ItemIssue(message=f"backup {backup.metadata.name} is PartiallyFailed")
+        )
+    status.completion_timestamp = now()
+    lines.append(
+        f"{status.completion_timestamp.isoformat()} info restore {name} {status.phase.value}"
+    )
+    if storing:
+        _store(location, run, lines)
+    elif not spec.dry_run:
+        status.warnings.append(
+            ItemIssue(message=f"results not stored: location {location.url} is ReadOnly")
+        )
+    return run
+
+
+def run_restore(
+    name: str,
+    spec: RestoreSpec,
+    *,
+    kube: KubeClient,
+    location: Location,
+    progress: Progress | None = None,
+) -> Restore:
+    """Restore a backup into the cluster `kube` talks to; see the module docstring."""
+    return execute(name, spec, kube=kube, location=location, progress=progress).restore
+
+
+def read_results(location: Location, name: str) -> list[ItemResult]:
+    data = location.get_bytes(RestoreKeys(name).results)
+    try:
+        return [ItemResult.model_validate(i) for i in orjson.loads(data)["items"]]
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValidationError) as e:
+        raise ArchiveError(f"the results of restore {name} are unreadable") from e
+
+
+def read_log(location: Location, name: str) -> str:
+    try:
+        return gzip.decompress(location.get_bytes(RestoreKeys(name).log)).decode()
+    except (OSError, EOFError, UnicodeDecodeError) as e:
+        raise ArchiveError(f"the log of restore {name} is unreadable") from e

@@ -1,0 +1,46 @@
+"""Normalise an object for comparison: drop what the server or controllers set. Pure.
+
+Applied to both sides, the live object and the backup's (already transformed) one,
+so that a restored object compares equal to its backup on the next run. Defaults the
+server adds are handled by the comparison (see diffing): fields the backup does not
+have are ignored, except in the maps listed in EXACT_PATHS.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from backupd.restore.actions.job import strip_uid
+from backupd.restore.actions.pod import strip_placement
+from backupd.restore.serverfields import SERVER_ANNOTATIONS, SERVER_LABELS, SERVER_METADATA
+
+JSON = dict[str, Any]
+
+
+def _clean_map(meta: JSON, key: str, dropped: frozenset[str]) -> None:
+    values = meta.get(key)
+    if isinstance(values, dict):
+        for k in dropped:
+            values.pop(k, None)
+        if not values:
+            del meta[key]
+
+
+def normalize(obj: JSON) -> JSON:
+    """A copy of `obj` without server-set metadata, status and controller-set fields."""
+    out = copy.deepcopy(obj)
+    meta = out.get("metadata")
+    if isinstance(meta, dict):
+        for k in SERVER_METADATA:
+            meta.pop(k, None)
+        _clean_map(meta, "annotations", SERVER_ANNOTATIONS)
+        _clean_map(meta, "labels", SERVER_LABELS)
+    out.pop("status", None)
+    group = str(out.get("apiVersion", "")).rpartition("/")[0]
+    kind = out.get("kind")
+    if (group, kind) == ("batch", "Job"):
+        strip_uid(out)
+    elif (group, kind) == ("", "Pod") and isinstance(out.get("spec"), dict):
+        strip_placement(out["spec"])
+    return out

@@ -1,0 +1,263 @@
+"""`backupctl backup`: create, list, inspect, download and delete backups."""
+
+from __future__ import annotations
+
+import gzip
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import typer
+import yaml
+
+from backupd.api.backup import Backup, BackupSpec, ClusterResources
+from backupd.api.common import Phase
+from backupd.api.masking import mask_secret
+from backupd.backup import stored
+from backupd.backup.engine import run_backup
+from backupd.backup.inspect import diff_indexes, field_changes
+from backupd.backup.selection import split_csv
+from backupd.errors import BackupdError, NotFoundError, UserInputError
+from backupd.storage.catalog import list_committed
+from backupd.storage.layout import BackupKeys, validate_name
+from cli import backup_view
+from cli.common import ContextOption, KubeconfigOption, LocationOption, kube_client, progress_bar
+from cli.config import resolve_location
+from cli.output import OutputFormat, OutputOption, console, emit, info, print_table
+
+app = typer.Typer(no_args_is_help=True, help="Create, list, inspect, download and delete backups.")
+
+
+def _exit_for(backup: Backup) -> None:
+    phase = backup.status.phase
+    if phase is Phase.failed:
+        raise BackupdError(f"backup {backup.metadata.name} Failed: {backup.status.failure_reason}")
+    if phase is Phase.partially_failed:
+        raise BackupdError(
+            f"backup {backup.metadata.name} PartiallyFailed "
+            f"with {len(backup.status.errors)} error(s)",
+            hint=f"see: backupctl backup describe {backup.metadata.name}",
+        )
+
+
+@app.command()
+def create(
+    name: str = typer.Argument(..., help="backup name (lower case, digits, '-', '.'; at most 63)"),
+    include_namespaces: list[str] = typer.Option(
+        ["*"], "--include-namespaces", help="comma list; wildcards ok"
+    ),
+    exclude_namespaces: list[str] = typer.Option([], "--exclude-namespaces"),
+    include_resources: list[str] = typer.Option(
+        ["*"], "--include-resources", help="deployments, *.example.com"
+    ),
+    exclude_resources: list[str] = typer.Option([], "--exclude-resources"),
+    selector: str = typer.Option(None, "--selector", help="label selector, e.g. app=web,tier!=db"),
+    include_cluster_resources: ClusterResources = typer.Option(
+        ClusterResources.auto, "--include-cluster-resources", help="auto: what the namespaces use"
+    ),
+    ttl: str = typer.Option("720h", "--ttl", help="how long to keep it, e.g. 720h, 30d"),
+    compression: str = typer.Option("gzip", "--compression", help="gzip or zstd"),
+    location: str = LocationOption,
+    kubeconfig: str = KubeconfigOption,
+    context: str = ContextOption,
+    output: OutputFormat = OutputOption,
+) -> None:
+    """Back up the selected namespaces now."""
+    if compression not in ("gzip", "zstd"):
+        raise UserInputError(f"unknown compression {compression!r}; use gzip or zstd")
+    validate_name(name)
+    spec = BackupSpec(
+        included_namespaces=split_csv(include_namespaces) or ["*"],
+        excluded_namespaces=split_csv(exclude_namespaces),
+        included_resources=split_csv(include_resources) or ["*"],
+        excluded_resources=split_csv(exclude_resources),
+        label_selector=selector,
+        include_cluster_resources=include_cluster_resources,
+        ttl=ttl,
+        compression=compression,  # type: ignore[arg-type]  # checked above
+    )
+    loc = resolve_location(location)
+    spec.storage_location = loc.url
+    started = time.monotonic()
+    with kube_client(kubeconfig, context) as kube, progress_bar(f"backup {name}") as update:
+        backup = run_backup(name, spec, kube=kube, location=loc, progress=update)
+    elapsed = time.monotonic() - started
+    st = backup.status
+
+    def table() -> None:
+        size = st.archive.size if st.archive else 0
+        info(
+            f"backup {name} {st.phase}: {st.progress.items_backed_up} items, "
+            f"{len(st.errors)} errors, {len(st.warnings)} warnings, {size} bytes, "
+            f"in {elapsed:.1f}s, stored in {loc.url}"
+        )
+
+    emit(backup.to_json_dict(), output, table)
+    _exit_for(backup)
+
+
+@app.command("get")
+def get(
+    names: list[str] = typer.Argument(None, help="backups to show (default: all)"),
+    location: str = LocationOption,
+    output: OutputFormat = OutputOption,
+) -> None:
+    """List backups in a location (only committed ones)."""
+    loc = resolve_location(location, access_mode="ReadOnly")
+    docs = list_committed(loc, "backups")
+    if names:
+        wanted = set(names)
+        docs = [d for d in docs if d["metadata"]["name"] in wanted]
+        missing = wanted - {d["metadata"]["name"] for d in docs}
+        if missing:
+            raise NotFoundError(f"backup(s) not found in {loc.url}: {', '.join(sorted(missing))}")
+    backups = [Backup.model_validate(d) for d in docs]
+    backups.sort(key=lambda b: str(b.metadata.creation_timestamp or ""), reverse=True)
+    emit(
+        [b.to_json_dict() for b in backups],
+        output,
+        lambda: print_table(
+            ["NAME", "STATUS", "ERRORS", "WARNINGS", "CREATED", "EXPIRES", "ITEMS", "SIZE"],
+            [backup_view.row(b) for b in backups],
+        ),
+    )
+
+
+@app.command()
+def describe(
+    name: str,
+    details: bool = typer.Option(False, "--details", help="counts per resource and per namespace"),
+    location: str = LocationOption,
+    output: OutputFormat = OutputOption,
+) -> None:
+    """Show a backup's spec, status, errors and warnings."""
+    loc = resolve_location(location, access_mode="ReadOnly")
+    backup = stored.load(loc, name)
+    data = backup.to_json_dict()
+    if not details:
+        data["status"].pop("resourceCounts", None)  # type: ignore[attr-defined]
+        data["status"].pop("namespaceCounts", None)  # type: ignore[attr-defined]
+    emit(data, output, lambda: backup_view.print_description(backup, details=details))
+
+
+@app.command()
+def logs(name: str, location: str = LocationOption) -> None:
+    """Print a backup's log."""
+    loc = resolve_location(location, access_mode="ReadOnly")
+    backup = stored.load(loc, name)
+    if backup.status.log is None:
+        raise NotFoundError(f"backup {name} has no log")
+    data = loc.get_bytes(backup.status.log.key, sha256=backup.status.log.sha256)
+    sys.stdout.write(gzip.decompress(data).decode(errors="replace"))
+
+
+@app.command()
+def download(
+    name: str,
+    directory: Path = typer.Option(Path("."), "-d", "--directory", help="where to put the archive"),
+    location: str = LocationOption,
+) -> None:
+    """Download a backup's archive (its sha256 is verified)."""
+    loc = resolve_location(location, access_mode="ReadOnly")
+    backup = stored.load(loc, name)
+    archive = stored.require_archive(backup)
+    dest = directory / Path(archive.key).name.replace("resources", name, 1)
+    directory.mkdir(parents=True, exist_ok=True)
+    loc.download(archive.key, dest, sha256=archive.sha256)
+    info(f"downloaded {archive.size} bytes, sha256 verified")
+    typer.echo(str(dest))
+
+
+@app.command()
+def delete(
+    name: str,
+    yes: bool = typer.Option(False, "--yes", "-y", help="do not ask for confirmation"),
+    location: str = LocationOption,
+) -> None:
+    """Delete a backup from storage (its metadata first, so it is never half-listed)."""
+    loc = resolve_location(location)
+    keys = BackupKeys(validate_name(name))
+    objects = loc.list(keys.prefix)
+    if not objects:
+        raise NotFoundError(f"backup {name} not found in {loc.url}")
+    if not yes:
+        if not sys.stdin.isatty():
+            raise UserInputError("refusing to delete without confirmation; pass --yes")
+        typer.confirm(f"delete backup {name} ({len(objects)} objects) from {loc.url}?", abort=True)
+    if keys.metadata in objects:
+        loc.delete(keys.metadata)
+    for key in objects:
+        if key != keys.metadata:
+            loc.delete(key)
+    info(f"backup {name} deleted ({len(objects)} objects)")
+
+
+@app.command()
+def show(
+    backup_name: str = typer.Argument(..., metavar="BACKUP"),
+    item: str = typer.Argument(
+        ..., metavar="KIND/NAME", help="e.g. deployment/web, configmaps/cfg"
+    ),
+    namespace: str = typer.Option(None, "-n", "--namespace"),
+    location: str = LocationOption,
+    output: OutputFormat = typer.Option(OutputFormat.yaml, "-o", "--output", help="yaml or json"),
+) -> None:
+    """Print one object as it was in the backup (Secret values masked)."""
+    loc = resolve_location(location, access_mode="ReadOnly")
+    with stored.opened(loc, stored.load(loc, backup_name)) as opened:
+        entry = opened.find(item, namespace)
+        obj = mask_secret(opened.reader.read(entry.path))
+    if output is OutputFormat.json:
+        emit(obj, output, lambda: None)
+    else:
+        sys.stdout.write(yaml.safe_dump(obj, sort_keys=False))
+
+
+@app.command()
+def diff(
+    a: str = typer.Argument(..., metavar="BACKUP_A"),
+    b: str = typer.Argument(..., metavar="BACKUP_B"),
+    location: str = LocationOption,
+    output: OutputFormat = OutputOption,
+) -> None:
+    """List items added, removed and changed from backup A to backup B, with field diffs."""
+    loc = resolve_location(location, access_mode="ReadOnly")
+    left, right = stored.load(loc, a), stored.load(loc, b)
+    with stored.opened(loc, left) as old, stored.opened(loc, right) as new:
+        idx = diff_indexes(old.entries, new.entries)
+        changed: list[dict[str, Any]] = []
+        if idx.maybe_changed:
+            before = old.load_paths({e.path for e, _ in idx.maybe_changed})
+            after = new.load_paths({e.path for _, e in idx.maybe_changed})
+            for e_old, e_new in idx.maybe_changed:
+                changes = field_changes(before[e_old.path], after[e_new.path])
+                if changes:
+                    changed.append(
+                        {
+                            "item": stored.item_ref(e_new),
+                            "changes": [
+                                {"path": c.path, "old": c.old, "new": c.new} for c in changes
+                            ],
+                        }
+                    )
+    added = [stored.item_ref(e) for e in idx.added]
+    removed = [stored.item_ref(e) for e in idx.removed]
+    data = {"added": added, "removed": removed, "changed": changed}
+
+    def text() -> None:
+        for ref in added:
+            console.print(f"[green]+ {ref}[/]", highlight=False)
+        for ref in removed:
+            console.print(f"[red]- {ref}[/]", highlight=False)
+        for c in changed:
+            console.print(f"[yellow]~ {c['item']}[/]", highlight=False)
+            for ch in c["changes"]:
+                console.print(
+                    f"    {ch['path']}: {ch['old']!r} -> {ch['new']!r}",
+                    highlight=False,
+                    markup=False,
+                )
+        info(f"{len(added)} added, {len(removed)} removed, {len(changed)} changed")
+
+    emit(data, output, text)

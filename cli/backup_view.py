@@ -1,0 +1,82 @@
+"""How backups look to a person: table rows and the describe page."""
+
+from __future__ import annotations
+
+import datetime
+
+from backupd.api.backup import Backup
+from cli.output import console, print_table
+
+
+def _ts(value: datetime.datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S") if value else ""
+
+
+def human_size(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"
+
+
+def row(b: Backup) -> list[str]:
+    st = b.status
+    return [
+        b.metadata.name,
+        str(st.phase),
+        str(len(st.errors)),
+        str(len(st.warnings)),
+        _ts(b.metadata.creation_timestamp),
+        _ts(st.expiration),
+        str(st.progress.items_backed_up),
+        human_size(st.archive.size) if st.archive else "-",
+    ]
+
+
+def print_description(b: Backup, *, details: bool) -> None:
+    st, spec = b.status, b.spec
+    p = console.print
+    p(f"[bold]Name:[/]         {b.metadata.name}", highlight=False)
+    p(f"[bold]Phase:[/]        {st.phase}", highlight=False)
+    if st.failure_reason:
+        p(f"[bold]Failure:[/]      {st.failure_reason}", highlight=False, markup=False)
+    p(
+        f"[bold]Namespaces:[/]   include {','.join(spec.included_namespaces)}"
+        f"{'  exclude ' + ','.join(spec.excluded_namespaces) if spec.excluded_namespaces else ''}",
+        highlight=False,
+    )
+    p(
+        f"[bold]Resources:[/]    include {','.join(spec.included_resources)}"
+        f"{'  exclude ' + ','.join(spec.excluded_resources) if spec.excluded_resources else ''}",
+        highlight=False,
+    )
+    p(f"[bold]Selector:[/]     {spec.label_selector or '<none>'}", highlight=False)
+    p(f"[bold]Cluster-scoped:[/] {spec.include_cluster_resources}", highlight=False)
+    p(f"[bold]Location:[/]     {spec.storage_location or ''}", highlight=False)
+    p(f"[bold]Started:[/]      {_ts(st.start_timestamp)}", highlight=False)
+    p(f"[bold]Completed:[/]    {_ts(st.completion_timestamp)}", highlight=False)
+    p(f"[bold]Expires:[/]      {_ts(st.expiration)} (ttl {spec.ttl})", highlight=False)
+    p(f"[bold]Cluster:[/]      {st.cluster.version} id={st.cluster.id}", highlight=False)
+    p(f"[bold]Items:[/]        {st.progress.items_backed_up}", highlight=False)
+    for label, obj in (("Archive", st.archive), ("Index", st.index), ("Log", st.log)):
+        if obj:
+            p(
+                f"[bold]{label + ':':<13}[/] {obj.key} {human_size(obj.size)} "
+                f"sha256:{obj.sha256[:16]}",
+                highlight=False,
+            )
+    for title, issues in (("Errors", st.errors), ("Warnings", st.warnings)):
+        p(f"[bold]{title}:[/] {len(issues)}", highlight=False)
+        for issue in issues:
+            p(f"  {issue.where()}: {issue.message}", highlight=False, markup=False)
+    p(
+        f"[bold]Skipped resources:[/] {len(st.skipped_resources)} (see -o yaml for reasons)",
+        highlight=False,
+    )
+    if details:
+        print_table(["RESOURCE", "ITEMS"], sorted(st.resource_counts.items()), title="Per resource")
+        print_table(
+            ["NAMESPACE", "ITEMS"], sorted(st.namespace_counts.items()), title="Per namespace"
+        )

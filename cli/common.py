@@ -1,0 +1,54 @@
+"""Options and helpers shared by the backupctl commands that touch a cluster or a location."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from backupd.cluster.client import KubeClient
+from cli.output import err_console
+
+KubeconfigOption = typer.Option(
+    None,
+    "--kubeconfig",
+    envvar="KUBECONFIG",
+    help="kubeconfig of the cluster (default: $KUBECONFIG)",
+)
+ContextOption = typer.Option(None, "--context", help="kubeconfig context to use")
+LocationOption = typer.Option(
+    None,
+    "-l",
+    "--location",
+    help="storage location name or URL (default: the configured default, then $BACKUPD_LOCATION)",
+)
+
+
+def kube_client(kubeconfig: str | None, context: str | None) -> KubeClient:
+    return KubeClient.from_kubeconfig(
+        kubeconfig.split(":")[0] if kubeconfig else None, context=context
+    )
+
+
+@contextmanager
+def progress_bar(description: str, *, enabled: bool = True) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar on stderr; yields update(done, total). Silent when not a terminal."""
+    if not enabled or not err_console.is_terminal:
+        yield lambda _done, _total: None
+        return
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(description, total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=max(total, done))
+
+        yield update

@@ -1,0 +1,202 @@
+"""The backupctl config file: named storage locations, and which one is the default.
+
+Path: $BACKUPD_CONFIG, else ~/.config/backupd/config.yaml. Shape:
+
+    locations:
+    - name: prod
+      url: s3://backups/prod?region=eu-west-1
+      access_mode: ReadWrite
+      default: true
+
+No credentials live here: they come from the environment (the usual AWS and Google
+chains). Keys this module does not know are kept as they are when the file is saved.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from backupd.errors import NotFoundError, UserInputError
+from backupd.storage.layout import validate_name
+from backupd.storage.location import (
+    DEFAULT_URL,
+    LOCATION_ENV,
+    AccessMode,
+    Location,
+    open_location,
+)
+from backupd.storage.urls import redact
+
+CONFIG_ENV = "BACKUPD_CONFIG"
+
+
+def config_path() -> Path:
+    env = os.environ.get(CONFIG_ENV)
+    return Path(env) if env else Path.home() / ".config" / "backupd" / "config.yaml"
+
+
+@dataclass
+class LocationEntry:
+    name: str
+    url: str
+    access_mode: AccessMode = AccessMode.ReadWrite
+    default: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "url": self.url,
+            "access_mode": self.access_mode.value,
+            "default": self.default,
+        }
+
+    def shown(self) -> dict[str, Any]:
+        """As printed: secret URL parameters redacted."""
+        return self.to_dict() | {"url": redact(self.url)}
+
+
+@dataclass
+class CliConfig:
+    path: Path
+    locations: dict[str, LocationEntry] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def default_location(self) -> LocationEntry | None:
+        return next((e for e in self.locations.values() if e.default), None)
+
+    def get(self, name: str) -> LocationEntry:
+        entry = self.locations.get(name)
+        if entry is None:
+            raise NotFoundError(
+                f"location {name!r} not found in {self.path}",
+                hint="list them with: backupctl location get; or give a URL such as "
+                "file:///path or s3://bucket/prefix",
+            )
+        return entry
+
+    def add(self, entry: LocationEntry) -> None:
+        validate_name(entry.name, "location")
+        if entry.name in self.locations:
+            raise UserInputError(
+                f"location {entry.name!r} already exists in {self.path}",
+                hint=f"delete it first: backupctl location delete {entry.name}",
+            )
+        if entry.default:
+            for other in self.locations.values():
+                other.default = False
+        self.locations[entry.name] = entry
+
+    def remove(self, name: str) -> LocationEntry:
+        entry = self.get(name)
+        del self.locations[name]
+        return entry
+
+
+def _entry(raw: Any, path: Path, index: int) -> LocationEntry:
+    if not isinstance(raw, dict) or not isinstance(raw.get("name"), str):
+        raise UserInputError(f"config file {path}: locations[{index}] needs a name")
+    if not isinstance(raw.get("url"), str):
+        raise UserInputError(f"config file {path}: location {raw['name']!r} needs a url")
+    return LocationEntry(
+        name=raw["name"],
+        url=raw["url"],
+        access_mode=AccessMode.parse(str(raw.get("access_mode") or "ReadWrite")),
+        default=bool(raw.get("default", False)),
+    )
+
+
+def load_config(path: Path | None = None) -> CliConfig:
+    """Read the config file; a missing file is an empty config."""
+    path = path or config_path()
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return CliConfig(path)
+    except OSError as e:
+        raise UserInputError(f"cannot read config file {path}: {e.strerror}") from None
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        raise UserInputError(f"config file {path} is not valid YAML{where}") from None
+    if not isinstance(data, dict):
+        raise UserInputError(f"config file {path} must be a YAML mapping")
+    raw_locations = data.pop("locations", None) or []
+    if not isinstance(raw_locations, list):
+        raise UserInputError(f"config file {path}: locations must be a list")
+    config = CliConfig(path, extra=data)
+    for i, raw in enumerate(raw_locations):
+        entry = _entry(raw, path, i)
+        config.locations[entry.name] = entry
+    return config
+
+
+def save_config(config: CliConfig) -> None:
+    """Write the config atomically, readable by its owner only."""
+    data = dict(config.extra)
+    data["locations"] = [e.to_dict() for e in config.locations.values()]
+    path = config.path
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".config-", dir=path.parent)
+        with os.fdopen(fd, "w") as f:
+            yaml.safe_dump(data, f, sort_keys=False, default_flow_style=False)
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except OSError as e:
+        with contextlib.suppress(OSError, UnboundLocalError):
+            os.unlink(tmp)
+        raise UserInputError(f"cannot write config file {path}: {e.strerror}") from None
+
+
+@contextlib.contextmanager
+def editing() -> Iterator[CliConfig]:
+    """Load, let the caller change, and save the config (only if no error was raised)."""
+    config = load_config()
+    yield config
+    save_config(config)
+
+
+def _stricter(a: AccessMode, b: AccessMode | None) -> AccessMode:
+    return AccessMode.ReadOnly if AccessMode.ReadOnly in (a, b) else AccessMode.ReadWrite
+
+
+def resolve_location(
+    name_or_url: str | None, *, access_mode: AccessMode | str | None = None
+) -> Location:
+    """The location a command should use.
+
+    None -> the config's default location, then $BACKUPD_LOCATION, then DEFAULT_URL.
+    Anything containing '://' (or any ':') is a URL; anything else names a location
+    in the config.
+    A ReadOnly location stays ReadOnly whatever `access_mode` asks; asking for
+    ReadOnly makes any location read-only for this use.
+    """
+    wanted = AccessMode.parse(access_mode) if access_mode is not None else None
+    if name_or_url is None:
+        entry = load_config().default_location()
+        if entry is None:
+            url = os.environ.get(LOCATION_ENV) or DEFAULT_URL
+            return open_location(url, access_mode=wanted or AccessMode.ReadWrite)
+    elif ":" in name_or_url:  # a URL, or a malformed one ("s3:/x"): names have no ':'
+        return open_location(name_or_url, access_mode=wanted or AccessMode.ReadWrite)
+    else:
+        try:
+            validate_name(name_or_url, "location")
+        except UserInputError:
+            raise UserInputError(
+                f"{name_or_url[:80]!r} is neither a location name nor a URL",
+                hint="use a name from `backupctl location get`, or a URL such as "
+                "file:///path, s3://bucket/prefix or gs://bucket/prefix",
+            ) from None
+        entry = load_config().get(name_or_url)
+    return open_location(entry.url, access_mode=_stricter(entry.access_mode, wanted))

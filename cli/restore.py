@@ -1,0 +1,288 @@
+"""`backupctl restore`: bring a backup back into a cluster; list and inspect restores."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+import typer
+
+from backupd.api.backup import ClusterResources
+from backupd.api.common import Phase
+from backupd.api.restore import ExistingResourcePolicy, ItemResult, Outcome, Restore, RestoreSpec
+from backupd.errors import ArchiveError, BackupdError, UserInputError
+from backupd.restore import engine
+from backupd.restore.applier import DEFAULT_WORKERS
+from backupd.restore.report import describe_issues, outcome_word
+from backupd.storage.catalog import list_committed, read_committed
+from backupd.storage.layout import MAX_NAME_LENGTH, validate_name
+from backupd.storage.location import AccessMode, Location
+from cli.common import ContextOption, KubeconfigOption, LocationOption, kube_client, progress_bar
+from cli.config import resolve_location
+from cli.output import OutputFormat, OutputOption, console, emit, info, print_table
+
+app = typer.Typer(
+    no_args_is_help=True, help="Restore backups into a cluster; list and inspect restores."
+)
+
+_COUNT_COLUMNS = ["created", "updated", "unchanged", "differs", "skipped", "failed"]
+
+
+def _csv(values: list[str] | None) -> list[str]:
+    return [v.strip() for value in values or [] for v in value.split(",") if v.strip()]
+
+
+def _mappings(values: list[str] | None, what: str) -> dict[str, str]:
+    mapping: dict[str, str] = {}
+    for pair in _csv(values):
+        source, sep, target = pair.partition(":")
+        if not sep or not source or not target:
+            raise UserInputError(f"invalid {what} mapping {pair[:80]!r}: use SOURCE:TARGET")
+        mapping[source] = target
+    return mapping
+
+
+def _choice(value: str, enum: Any, flag: str) -> Any:
+    try:
+        return enum(value)
+    except ValueError:
+        choices = ", ".join(e.value for e in enum)
+        raise UserInputError(f"invalid {flag} {value[:40]!r}; use one of: {choices}") from None
+
+
+def default_name(backup: str, at: datetime.datetime) -> str:
+    stamp = at.strftime("%Y%m%d%H%M%S")
+    return f"{backup[: MAX_NAME_LENGTH - len(stamp) - 1].rstrip('-.')}-{stamp}"
+
+
+def _counts(restore: Restore) -> str:
+    c = restore.status.counts.model_dump()
+    dry = restore.spec.dry_run
+    return (
+        ", ".join(f"{c[k]} {outcome_word(Outcome(k), dry)}" for k in _COUNT_COLUMNS if c[k])
+        or "nothing to do"
+    )
+
+
+def _plan_table(restore: Restore, items: list[ItemResult]) -> None:
+    rows = [
+        [outcome_word(i.outcome, True), i.group_resource, i.namespace or "", i.name, i.reason or ""]
+        for i in items
+    ]
+    print_table(["ACTION", "RESOURCE", "NAMESPACE", "NAME", "DETAIL"], rows, title="Restore plan")
+    for i in items:
+        if i.diff:
+            console.print(f"\n{outcome_word(i.outcome, True)} {i.where()}:", highlight=False)
+            console.print(i.diff, highlight=False, markup=False)
+
+
+def _summary(restore: Restore) -> None:
+    s = restore.status
+    console.print(
+        f"restore {restore.metadata.name} {s.phase.value} from backup {s.backup_name}: "
+        f"{_counts(restore)}",
+        highlight=False,
+    )
+    for line in describe_issues("Warnings", s.warnings) + describe_issues("Errors", s.errors):
+        console.print(line, highlight=False, markup=False)
+
+
+def _fail_unless_complete(restore: Restore) -> None:
+    s = restore.status
+    if s.phase is Phase.completed:
+        return
+    what = "dry run of restore" if restore.spec.dry_run else "restore"
+    hint = (
+        None if restore.spec.dry_run else f"see: backupctl restore describe {restore.metadata.name}"
+    )
+    raise BackupdError(
+        f"{what} {restore.metadata.name} {s.phase.value} with {len(s.errors)} error(s)", hint=hint
+    )
+
+
+@app.command()
+def create(
+    name: str = typer.Argument(None, help="restore name (default: <backup>-<YYYYMMDDHHMMSS>)"),
+    from_backup: str = typer.Option(None, "--from-backup", help="the backup to restore"),
+    from_schedule: str = typer.Option(
+        None, "--from-schedule", help="restore the latest Completed backup of this schedule"
+    ),
+    include_namespaces: list[str] = typer.Option(
+        None, "--include-namespaces", "-n", help="namespaces (comma-separated, globs; default all)"
+    ),
+    exclude_namespaces: list[str] = typer.Option(None, "--exclude-namespaces"),
+    include_resources: list[str] = typer.Option(
+        None, "--include-resources", help="types, e.g. deployments,configmaps (default all)"
+    ),
+    exclude_resources: list[str] = typer.Option(None, "--exclude-resources"),
+    include_items: list[str] = typer.Option(
+        None, "--include-items", help="single items, e.g. deployment/web (with -n)"
+    ),
+    selector: str = typer.Option(None, "--selector", help="label selector, e.g. app=web"),
+    include_cluster_resources: str = typer.Option(
+        "auto", "--include-cluster-resources", help="auto, true or false"
+    ),
+    namespace_mappings: list[str] = typer.Option(
+        None, "--namespace-mappings", help="SOURCE:TARGET,... e.g. shop:shop-restored"
+    ),
+    storage_class_mappings: list[str] = typer.Option(
+        None, "--storage-class-mappings", help="SOURCE:TARGET,... e.g. gp2:standard"
+    ),
+    existing_resource_policy: str = typer.Option(
+        "none", "--existing-resource-policy", help="none (leave and warn) or update (patch)"
+    ),
+    preserve_nodeports: bool = typer.Option(False, "--preserve-nodeports"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="print the plan; change nothing"),
+    workers: int = typer.Option(DEFAULT_WORKERS, "--workers", min=1, max=64),
+    kubeconfig: str = KubeconfigOption,
+    context: str = ContextOption,
+    location: str = LocationOption,
+    output: OutputFormat = OutputOption,
+) -> None:
+    """Restore a backup (or a schedule's latest good backup) into the target cluster."""
+    if (from_backup is None) == (from_schedule is None):
+        raise UserInputError("give exactly one of --from-backup and --from-schedule")
+    spec = RestoreSpec(
+        backup_name=from_backup,
+        schedule_name=from_schedule,
+        included_namespaces=_csv(include_namespaces) or ["*"],
+        excluded_namespaces=_csv(exclude_namespaces),
+        included_resources=_csv(include_resources) or ["*"],
+        excluded_resources=_csv(exclude_resources),
+        include_items=_csv(include_items),
+        label_selector=selector,
+        include_cluster_resources=_choice(
+            include_cluster_resources, ClusterResources, "--include-cluster-resources"
+        ),
+        namespace_mappings=_mappings(namespace_mappings, "namespace"),
+        storage_class_mappings=_mappings(storage_class_mappings, "storage class"),
+        existing_resource_policy=_choice(
+            existing_resource_policy, ExistingResourcePolicy, "--existing-resource-policy"
+        ),
+        preserve_nodeports=preserve_nodeports,
+        dry_run=dry_run,
+    )
+    if name is not None:
+        validate_name(name, "restore")
+    loc = resolve_location(location)
+    if name is None:
+        backup = from_backup or engine.latest_of_schedule(loc, from_schedule).metadata.name
+        name = default_name(backup, datetime.datetime.now(datetime.UTC))
+    kube = kube_client(kubeconfig, context)
+    with progress_bar("restoring", enabled=output is OutputFormat.table) as update:
+        run = engine.execute(name, spec, kube=kube, location=loc, progress=update, workers=workers)
+    restore = run.restore
+    data: dict[str, Any] = restore.to_json_dict()
+    if dry_run:
+        data = {"restore": data, "items": [i.to_json_dict() for i in run.items]}
+
+    def table() -> None:
+        if dry_run:
+            _plan_table(restore, run.items)
+        _summary(restore)
+
+    emit(data, output, table)
+    _fail_unless_complete(restore)
+
+
+def _load(loc: Location, name: str) -> Restore:
+    document = read_committed(loc, name, "restores")
+    try:
+        return Restore.model_validate(document)
+    except ValueError as e:
+        raise ArchiveError(f"restore {name}: its record is not valid") from e
+
+
+def _row(r: Restore) -> list[Any]:
+    s = r.status
+    created = r.metadata.creation_timestamp
+    return [
+        r.metadata.name,
+        s.backup_name,
+        s.phase.value,
+        *(getattr(s.counts, k) for k in _COUNT_COLUMNS),
+        len(s.warnings),
+        created.isoformat() if created else "",
+    ]
+
+
+@app.command()
+def get(
+    name: str = typer.Argument(None, help="one restore (default: all)"),
+    location: str = LocationOption,
+    output: OutputFormat = OutputOption,
+) -> None:
+    """List restores recorded in the location."""
+    loc = resolve_location(location, access_mode=AccessMode.ReadOnly)
+    if name is not None:
+        restores = [_load(loc, name)]
+    else:
+        restores = [Restore.model_validate(d) for d in list_committed(loc, "restores")]
+    data: Any = [r.to_json_dict() for r in restores]
+    columns = [
+        "NAME",
+        "BACKUP",
+        "PHASE",
+        *(c.upper() for c in _COUNT_COLUMNS),
+        "WARNINGS",
+        "CREATED",
+    ]
+
+    def table() -> None:
+        if not restores:
+            info(f"no restores in {loc.url}")
+            return
+        print_table(columns, [_row(r) for r in restores])
+
+    emit(data[0] if name is not None else data, output, table)
+
+
+@app.command()
+def describe(
+    name: str = typer.Argument(...),
+    location: str = LocationOption,
+    output: OutputFormat = OutputOption,
+) -> None:
+    """Show a restore: outcome counts, warnings with diffs and errors by namespace."""
+    loc = resolve_location(location, access_mode=AccessMode.ReadOnly)
+    restore = _load(loc, name)
+    items = engine.read_results(loc, name)
+    s = restore.status
+
+    def table() -> None:
+        spec = restore.spec
+        lines = [
+            f"Name:        {name}",
+            f"Backup:      {s.backup_name}"
+            + (f" (latest of schedule {spec.schedule_name})" if spec.schedule_name else ""),
+            f"Phase:       {s.phase.value}",
+            f"Target:      {s.target_server}",
+            f"Started:     {s.start_timestamp}",
+            f"Completed:   {s.completion_timestamp}",
+            f"Items:       {len(items)} ({_counts(restore)})",
+        ]
+        if spec.namespace_mappings:
+            shown = ", ".join(f"{a}:{b}" for a, b in spec.namespace_mappings.items())
+            lines.append(f"Namespaces:  {shown}")
+        if spec.storage_class_mappings:
+            shown = ", ".join(f"{a}:{b}" for a, b in spec.storage_class_mappings.items())
+            lines.append(f"Storage:     {shown}")
+        if s.failure_reason:
+            lines.append(f"Failure:     {s.failure_reason}")
+        lines += describe_issues("Warnings", s.warnings) + describe_issues("Errors", s.errors)
+        for line in lines:
+            console.print(line, highlight=False, markup=False)
+
+    emit(
+        {"restore": restore.to_json_dict(), "items": [i.to_json_dict() for i in items]},
+        output,
+        table,
+    )
+
+
+@app.command()
+def logs(name: str = typer.Argument(...), location: str = LocationOption) -> None:
+    """Print the log of a restore."""
+    loc = resolve_location(location, access_mode=AccessMode.ReadOnly)
+    read_committed(loc, name, "restores")  # a clear error for an unknown restore
+    console.print(engine.read_log(loc, name), end="", highlight=False, markup=False)

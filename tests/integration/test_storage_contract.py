@@ -1,0 +1,226 @@
+"""One contract, every backend: local directory, MinIO, moto and fake-gcs-server."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import tracemalloc
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+import pytest
+
+from backupd.errors import IntegrityError, ReadOnlyLocation, StorageNotFound, UserInputError
+from backupd.storage.base import ObjectNotFound
+from backupd.storage.location import AccessMode, Location
+from tests.fixtures.objectstores import StoreTarget
+
+pytestmark = pytest.mark.integration
+MIB = 1024 * 1024
+
+
+class GeneratedStream(io.RawIOBase):
+    """`size` pseudo-random bytes made on the fly; optionally fails after `fail_after`."""
+
+    def __init__(self, size: int, *, seed: bytes = b"x", fail_after: int | None = None) -> None:
+        self.remaining = size
+        self.produced = 0
+        self.fail_after = fail_after
+        self._block = hashlib.sha256(seed).digest() * 2048  # 64 KiB
+        self.digest = hashlib.sha256()
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        if self.fail_after is not None and self.produced >= self.fail_after:
+            raise OSError("the source broke")
+        n = min(len(buffer), self.remaining, len(self._block))
+        chunk = self._block[:n]
+        buffer[:n] = chunk
+        self.digest.update(chunk)
+        self.remaining -= n
+        self.produced += n
+        return n
+
+
+def stream(size: int, **kw: object) -> tuple[BinaryIO, GeneratedStream]:
+    raw = GeneratedStream(size, **kw)  # type: ignore[arg-type]
+    return io.BufferedReader(raw, 256 * 1024), raw  # type: ignore[return-value]
+
+
+def test_put_then_get_returns_the_same_bytes_size_and_sha256(location: Location) -> None:
+    data = os.urandom(300_000)
+    result = location.put_bytes("backups/a/resources.tar.gz", data)
+    assert result.key == "backups/a/resources.tar.gz"
+    assert result.size == len(data)
+    assert result.sha256 == hashlib.sha256(data).hexdigest()
+    assert location.get_bytes(result.key) == data
+    assert location.get_bytes(result.key, sha256=result.sha256) == data
+
+
+def test_an_empty_object_round_trips(location: Location) -> None:
+    result = location.put_bytes("backups/a/empty", b"")
+    assert (result.size, result.sha256) == (0, hashlib.sha256(b"").hexdigest())
+    assert location.get_bytes("backups/a/empty", sha256=result.sha256) == b""
+
+
+def test_put_overwrites_an_existing_object(location: Location) -> None:
+    location.put_bytes("backups/a/backup.json", b"old")
+    location.put_bytes("backups/a/backup.json", b"new")
+    assert location.get_bytes("backups/a/backup.json") == b"new"
+
+
+def test_a_missing_object_is_not_found(location: Location) -> None:
+    with pytest.raises(ObjectNotFound, match=r"backups/none/backup\.json"):
+        location.get_bytes("backups/none/backup.json")
+    assert not location.exists("backups/none/backup.json")
+
+
+def test_exists_sees_objects_not_prefixes(location: Location) -> None:
+    location.put_bytes("backups/a/backup.json", b"{}")
+    assert location.exists("backups/a/backup.json")
+    assert not location.exists("backups/a")
+    assert not location.exists("backups/a/backup.jso")
+
+
+def test_list_returns_keys_under_a_prefix_in_lexical_order(location: Location) -> None:
+    for key in ["backups/b/x", "backups/a/z", "backups/a/y", "backups/ab/x", "restores/a/x"]:
+        location.put_bytes(key, b".")
+    assert location.list("backups/a/") == ["backups/a/y", "backups/a/z"]
+    assert location.list("backups/a") == ["backups/a/y", "backups/a/z", "backups/ab/x"]
+    assert location.list("backups/") == [
+        "backups/a/y",
+        "backups/a/z",
+        "backups/ab/x",
+        "backups/b/x",
+    ]
+    assert location.list("") == [*location.list("backups/"), "restores/a/x"]
+    assert location.list("drills/") == []
+
+
+def test_delete_removes_and_deleting_a_missing_key_is_fine(location: Location) -> None:
+    location.put_bytes("backups/a/x", b".")
+    location.put_bytes("backups/a/y", b".")
+    location.delete("backups/a/x")
+    location.delete("backups/a/x")
+    location.delete("backups/never/there")
+    assert location.list("backups/") == ["backups/a/y"]
+
+
+def test_locations_with_different_prefixes_do_not_see_each_other(store: StoreTarget) -> None:
+    one, two = store.open("one"), store.open("two")
+    one.put_bytes("backups/a/backup.json", b"1")
+    assert two.list("") == []
+    assert not two.exists("backups/a/backup.json")
+    assert one.list("") == ["backups/a/backup.json"]
+
+
+def test_a_digest_mismatch_on_read_is_refused(location: Location) -> None:
+    good = location.put_bytes("backups/a/index.json.gz", b"the real index")
+    location.put_bytes("backups/a/index.json.gz", b"tampered index")
+    with pytest.raises(IntegrityError, match=r"sha256 mismatch for backups/a/index\.json\.gz"):
+        location.get_bytes("backups/a/index.json.gz", sha256=good.sha256)
+    with (
+        pytest.raises(IntegrityError),
+        location.get("backups/a/index.json.gz", sha256=good.sha256) as s,
+    ):
+        s.read(3)  # leaving the block early still verifies the rest
+
+
+def test_download_verifies_and_removes_a_corrupt_file(location: Location, tmp_path: Path) -> None:
+    good = location.put_bytes("backups/a/backup.log.gz", b"log" * 1000)
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    dest = downloads / "log.gz"
+    location.download("backups/a/backup.log.gz", dest, sha256=good.sha256)
+    assert dest.read_bytes() == b"log" * 1000
+    location.put_bytes("backups/a/backup.log.gz", b"evil" * 1000)
+    with pytest.raises(IntegrityError):
+        location.download("backups/a/backup.log.gz", dest, sha256=good.sha256)
+    assert not dest.exists()
+    assert list(downloads.iterdir()) == []
+
+
+def test_a_read_only_location_reads_but_refuses_every_write(store: StoreTarget) -> None:
+    writer = store.open()
+    writer.put_bytes("backups/a/backup.json", b"{}")
+    reader = store.open(access_mode=AccessMode.ReadOnly)
+    assert reader.get_bytes("backups/a/backup.json") == b"{}"
+    assert reader.list("backups/") == ["backups/a/backup.json"]
+    with pytest.raises(ReadOnlyLocation, match="is ReadOnly"):
+        reader.put_bytes("backups/b/backup.json", b"{}")
+    with pytest.raises(ReadOnlyLocation):
+        reader.put("backups/b/backup.json", io.BytesIO(b"{}"))
+    with pytest.raises(ReadOnlyLocation):
+        reader.delete("backups/a/backup.json")
+    assert writer.list("backups/") == ["backups/a/backup.json"]
+
+
+@pytest.mark.parametrize("key", ["../escape", "/abs", "backups/../../x", "a//b"])
+def test_unsafe_keys_never_reach_the_store(location: Location, key: str) -> None:
+    with pytest.raises(UserInputError):
+        location.put_bytes(key, b".")
+    with pytest.raises(UserInputError):
+        location.get_bytes(key)
+    assert location.list("") == []
+
+
+def test_a_write_that_fails_midway_leaves_no_object(location: Location) -> None:
+    body, _ = stream(24 * MIB, fail_after=20 * MIB)
+    with pytest.raises(OSError, match="the source broke"):
+        location.put("backups/a/resources.tar.gz", body)
+    assert not location.exists("backups/a/resources.tar.gz")
+    assert location.list("backups/") == []
+
+
+def test_a_missing_bucket_is_reported_as_such(store: StoreTarget) -> None:
+    if store.kind == "local":
+        pytest.skip("a local location creates its directory on first write")
+    url = store.server.url("backupd-no-such-bucket-here", "data")
+    from backupd.storage.location import open_location
+
+    location = open_location(url, credentials=store.credentials)
+    with pytest.raises(StorageNotFound, match="bucket backupd-no-such-bucket-here does not exist"):
+        location.put_bytes("backups/a/backup.json", b"{}")
+    with pytest.raises(StorageNotFound, match="bucket backupd-no-such-bucket-here does not exist"):
+        location.list("backups/")
+
+
+@pytest.fixture()
+def large_location(store: StoreTarget) -> Iterator[Location]:
+    if store.kind in ("local", "moto"):
+        pytest.skip("the streaming bound is checked on MinIO (S3) and fake-gcs-server")
+    params = {"part_size_mib": "5"} if store.kind == "minio" else {"chunk_size_mib": "4"}
+    from backupd.storage.location import open_location
+
+    yield open_location(
+        store.server.url(store.bucket, "big", **params), credentials=store.credentials
+    )
+
+
+def test_a_64_mib_object_streams_both_ways_without_being_held_in_memory(
+    large_location: Location,
+) -> None:
+    size = 64 * MIB
+    body, source = stream(size, seed=b"big")
+    tracemalloc.start()
+    try:
+        result = large_location.put("backups/big/resources.tar.zst", body)
+        _, put_peak = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        digest, read = hashlib.sha256(), 0
+        with large_location.get("backups/big/resources.tar.zst", sha256=result.sha256) as s:
+            while chunk := s.read(MIB):
+                digest.update(chunk)
+                read += len(chunk)
+        _, get_peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert (result.size, result.sha256) == (size, source.digest.hexdigest())
+    assert (read, digest.hexdigest()) == (size, result.sha256)
+    # Parts of 5 MiB (S3) or chunks of 4 MiB (GCS): far below the object's 64 MiB.
+    assert put_peak < 40 * MIB, f"upload held {put_peak / MIB:.0f} MiB"
+    assert get_peak < 24 * MIB, f"download held {get_peak / MIB:.0f} MiB"

@@ -1,0 +1,42 @@
+from backupd.restore.ordering import CUSTOM_TIER, OTHER_TIER, TIER_NAMES, tier_of
+
+ISSUE_ORDER = [
+    ("apiextensions.k8s.io", "CustomResourceDefinition"),
+    ("", "Namespace"),
+    ("storage.k8s.io", "StorageClass"),
+    ("", "PersistentVolume"),
+    ("", "PersistentVolumeClaim"),
+    ("", "ServiceAccount"),
+    ("rbac.authorization.k8s.io", "RoleBinding"),
+    ("", "Secret"),
+    ("", "Service"),
+    ("apps", "Deployment"),
+    ("networking.k8s.io", "Ingress"),
+    ("example.com", "Widget"),
+]
+
+
+def test_tiers_follow_the_restore_order() -> None:
+    tiers = [tier_of(g, k) for g, k in ISSUE_ORDER]
+    assert tiers == sorted(tiers)
+    assert len(set(tiers)) == len(tiers)
+
+
+def test_secrets_configmaps_limitranges_priorityclasses_share_a_tier() -> None:
+    assert (
+        tier_of("", "Secret")
+        == tier_of("", "ConfigMap")
+        == tier_of("", "LimitRange")
+        == (tier_of("scheduling.k8s.io", "PriorityClass"))
+    )
+
+
+def test_service_accounts_come_before_rbac_and_services_before_workloads() -> None:
+    assert tier_of("", "ServiceAccount") < tier_of("rbac.authorization.k8s.io", "Role")
+    assert tier_of("", "Service") < tier_of("batch", "Job") == tier_of("apps", "StatefulSet")
+
+
+def test_unknown_builtins_before_custom_resources() -> None:
+    assert tier_of("policy", "PodDisruptionBudget") == OTHER_TIER
+    assert tier_of("cert-manager.io", "Certificate") == CUSTOM_TIER
+    assert TIER_NAMES[CUSTOM_TIER] == "Custom resources"
