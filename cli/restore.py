@@ -76,14 +76,15 @@ def _plan_table(restore: Restore, items: list[ItemResult]) -> None:
             console.print(i.diff, highlight=False, markup=False)
 
 
-def _summary(restore: Restore) -> None:
+def _summary(restore: Restore, *, diffs: bool = True) -> None:
     s = restore.status
     console.print(
         f"restore {restore.metadata.name} {s.phase.value} from backup {s.backup_name}: "
         f"{_counts(restore)}",
         highlight=False,
     )
-    for line in describe_issues("Warnings", s.warnings) + describe_issues("Errors", s.errors):
+    issues = describe_issues("Warnings", s.warnings, diffs=diffs)
+    for line in issues + describe_issues("Errors", s.errors):
         console.print(line, highlight=False, markup=False)
 
 
@@ -179,7 +180,7 @@ def create(
     def table() -> None:
         if dry_run:
             _plan_table(restore, run.items)
-        _summary(restore)
+        _summary(restore, diffs=not dry_run)
 
     emit(data, output, table)
     _fail_unless_complete(restore)

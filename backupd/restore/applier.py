@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import re
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from backupd.restore.targets import Targets, crd_kind
 MERGE_PATCH = "application/merge-patch+json"
 DEFAULT_WORKERS = 16
 VALIDATION_NAMESPACE = "default"
+_REQUEST_PREFIX = re.compile(r"^[A-Z]+ /\S*: ")
 
 
 def result(
@@ -49,7 +51,7 @@ def result(
 
 
 def _error_text(e: BackupdError) -> str:
-    text = str(e)
+    text = _REQUEST_PREFIX.sub("", str(e))  # the item is named already
     if isinstance(e, ClusterError) and e.causes:
         extra = "; ".join(c for c in e.causes if c and c not in text)
         if extra:
@@ -159,7 +161,8 @@ class Applier:
                 content_type=MERGE_PATCH,
                 params=self.dry,
             )
-            return result(item, Outcome.updated, "patched to the backup's version", comparison.diff)
+            how = "would be patched" if self.spec.dry_run else "patched"
+            return result(item, Outcome.updated, f"{how} to the backup's version", comparison.diff)
         return result(
             item,
             Outcome.differs,

@@ -168,6 +168,11 @@ def execute(
     if progress is not None:
         progress(0, len(plan.items))
     Applier(kube, targets, spec, workers=workers).apply(plan, on_result)
+    order = {
+        (i.ref.group, i.ref.resource, i.ref.namespace, i.ref.name): n
+        for n, i in enumerate(plan.items)
+    }
+    run.items.sort(key=lambda r: order.get((r.group, r.resource, r.namespace, r.name), len(order)))
     summarize(run.items, status)
     status.warnings[:0] = [ItemIssue(message=w) for w in plan.warnings]
     if backup.status.phase is Phase.partially_failed:
