@@ -34,7 +34,7 @@ from backupd.backup.selection import (
 from backupd.cluster import discovery
 from backupd.cluster.client import JSON, KubeClient
 from backupd.cluster.discovery import ApiResource
-from backupd.cluster.listing import count, list_pages
+from backupd.cluster.listing import list_pages
 from backupd.errors import (
     BackupdError,
     ClusterError,
@@ -112,25 +112,33 @@ class _Run:
         (self.log.error if kind == "error" else self.log.warning)(f"{entry.where()}: {message}")
 
 
-def _prefetch(
-    kube: KubeClient, jobs: list[ListJob], selector: str
-) -> Iterator[tuple[ListJob, list[JSON] | BackupdError]]:
-    """Fetch pages in a background thread so the API server and compression overlap."""
-    pages: queue.Queue[tuple[ListJob, list[JSON] | BackupdError] | None] = queue.Queue(maxsize=4)
+Page = tuple[ListJob, list[JSON], int] | tuple[ListJob, BackupdError, int]
+
+
+def _prefetch(kube: KubeClient, jobs: list[ListJob], selector: str) -> Iterator[Page]:
+    """Fetch pages in a background thread so the API server and compression overlap.
+
+    Yields (job, items, newly_known_total): a job's first page tells how many items
+    it has (the server's remainingItemCount), which grows the progress total.
+    """
+    pages: queue.Queue[Page | None] = queue.Queue(maxsize=4)
     stop = threading.Event()
 
     def worker() -> None:
         try:
             for job in jobs:
+                first = True
                 try:
-                    for items, _ in list_pages(
+                    for items, remaining in list_pages(
                         kube, job.resource, namespace=job.namespace, label_selector=selector
                     ):
                         if stop.is_set():
                             return
-                        pages.put((job, items))
+                        known = len(items) + (remaining or 0) if first else 0
+                        first = False
+                        pages.put((job, items, known))
                 except BackupdError as e:
-                    pages.put((job, e))
+                    pages.put((job, e, 0))
         finally:
             pages.put(None)
 
@@ -320,14 +328,9 @@ def _collect(
             "items", []
         )
     }
-    for job in jobs:
-        with contextlib.suppress(ClusterError):  # the LIST below reports the error
-            run.total += count(kube, job.resource, namespace=job.namespace, label_selector=selector)
-    run.log.info(
-        f"backing up {len(selected_ns)} namespace(s), about {run.total} items, "
-        f"{len(jobs)} list calls"
-    )
-    for job, page in _prefetch(kube, jobs, selector):
+    run.log.info(f"backing up {len(selected_ns)} namespace(s) with {len(jobs)} paged LISTs")
+    for job, page, known in _prefetch(kube, jobs, selector):
+        run.total += known
         if isinstance(page, BackupdError):
             if not isinstance(page, ClusterError) or page.status == 0:
                 raise page

@@ -39,7 +39,11 @@ def list_pages(
     last: bytes | None = None
     restarts = 0
     while True:
-        params: dict[str, Any] = {"limit": limit, "labelSelector": label_selector, "continue": token}
+        params: dict[str, Any] = {
+            "limit": limit,
+            "labelSelector": label_selector,
+            "continue": token,
+        }
         try:
             resp = kube.open("GET", path, params=params)
         except ClusterGone:
@@ -63,10 +67,3 @@ def list_pages(
         token = meta.get("continue") or None
         if token is None:
             return
-
-
-def count(kube: KubeClient, res: ApiResource, *, namespace: str | None, label_selector: str | None) -> int:
-    """A cheap item count: one LIST with limit=1 and the server's remainingItemCount."""
-    for items, remaining in list_pages(kube, res, namespace=namespace, label_selector=label_selector, limit=1):
-        return len(items) + (remaining or 0)
-    return 0

@@ -1,0 +1,75 @@
+"""The archive format round-trips through our writer and Python's tarfile."""
+
+from __future__ import annotations
+
+import tarfile
+from pathlib import Path
+
+import orjson
+import pytest
+
+from backupd.archive.format import INDEX_MEMBER
+from backupd.archive.reader import ArchiveReader
+from backupd.archive.writer import ArchiveWriter
+from backupd.errors import ArchiveError
+
+
+def write(tmp_path: Path, compression: str, names: list[tuple[str | None, str]]) -> Path:
+    path = tmp_path / f"a.{compression}"
+    with ArchiveWriter(
+        path, tmp_path / "index.jsonl", compression=compression, header={"backup": "t"}
+    ) as w:  # type: ignore[arg-type]
+        for ns, name in names:
+            obj = {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": name, "namespace": ns},
+            }
+            w.add(
+                group="",
+                version="v1",
+                kind="ConfigMap",
+                resource="configmaps",
+                namespace=ns,
+                name=name,
+                data=orjson.dumps(obj),
+            )
+    return path
+
+
+LONG = "n" * 253  # the longest Kubernetes object name
+CASES = [("shop", "web"), ("shop", LONG), ("a" * 63, LONG), (None, "cluster-thing")]
+
+
+@pytest.mark.parametrize("compression", ["gzip", "zstd"])
+def test_round_trip_with_long_names(tmp_path: Path, compression: str) -> None:
+    path = write(tmp_path, compression, CASES)
+    header, entries = ArchiveReader(path).index()
+    assert header["backup"] == "t" and len(entries) == 4
+    got = {(e.namespace, e.name): obj for e, obj in ArchiveReader(path).objects()}
+    assert set(got) == set(CASES)
+    assert got[("a" * 63, LONG)]["metadata"]["name"] == LONG
+
+
+def test_python_tarfile_reads_our_members(tmp_path: Path) -> None:
+    path = write(tmp_path, "gzip", CASES)
+    with tarfile.open(path, "r:gz") as tar:
+        names = tar.getnames()
+    assert names[-1] == INDEX_MEMBER
+    assert f"resources/configmaps/namespaces/{'a' * 63}/{LONG}.json" in names
+    assert "resources/configmaps/cluster/cluster-thing.json" in names
+
+
+def test_a_tampered_member_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, "zstd", [("shop", "web")])
+    _, entries = ArchiveReader(path).index()
+    forged = [type(e)(**{**e.to_dict(), "sha256": "0" * 64}) for e in entries]
+    with pytest.raises(ArchiveError, match="does not match its sha256"):
+        list(ArchiveReader(path).objects(forged))
+
+
+def test_a_truncated_archive_is_corrupt(tmp_path: Path) -> None:
+    path = write(tmp_path, "gzip", CASES)
+    path.write_bytes(path.read_bytes()[:-40])
+    with pytest.raises(ArchiveError):
+        list(ArchiveReader(path).objects())
