@@ -59,6 +59,8 @@ def up(
     state = box.start()
     info(f"sandbox {name!r} is ready at {state.server} in {time.monotonic() - started:.1f}s")
     typer.echo(f"export KUBECONFIG={state.kubeconfig}")
+    # kubectl, built with the control plane, on PATH: `eval "$(backupctl sandbox up)"`.
+    typer.echo(f'export PATH="{binaries.binary_dir("kubernetes")}:$PATH"')
 
 
 @app.command()
