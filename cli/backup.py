@@ -100,10 +100,14 @@ def create(
 @app.command("get")
 def get(
     names: list[str] = typer.Argument(None, help="backups to show (default: all)"),
+    latest: bool = typer.Option(
+        False, "--latest", help="only the newest Completed backup (with --namespace: that has it)"
+    ),
+    namespace: str = typer.Option(None, "-n", "--namespace", help="only backups holding it"),
     location: str = LocationOption,
     output: OutputFormat = OutputOption,
 ) -> None:
-    """List backups in a location (only committed ones)."""
+    """List backups in a location (only committed ones), newest first."""
     loc = resolve_location(location, access_mode="ReadOnly")
     docs = list_committed(loc, "backups")
     if names:
@@ -114,6 +118,13 @@ def get(
             raise NotFoundError(f"backup(s) not found in {loc.url}: {', '.join(sorted(missing))}")
     backups = [Backup.model_validate(d) for d in docs]
     backups.sort(key=lambda b: str(b.metadata.creation_timestamp or ""), reverse=True)
+    if namespace:
+        backups = [b for b in backups if namespace in b.status.namespace_counts]
+    if latest:
+        backups = [b for b in backups if b.status.phase is Phase.completed][:1]
+        if not backups:
+            where = f" holding namespace {namespace}" if namespace else ""
+            raise NotFoundError(f"no Completed backup{where} in {loc.url}")
     emit(
         [b.to_json_dict() for b in backups],
         output,

@@ -22,17 +22,27 @@ class OutputFormat(StrEnum):
     table = "table"
     json = "json"
     yaml = "yaml"
+    name = "name"
 
 
-OutputOption = typer.Option(OutputFormat.table, "-o", "--output", help="table, json or yaml")
+OutputOption = typer.Option(OutputFormat.table, "-o", "--output", help="table, json, yaml or name")
+
+
+def _names(data: Any) -> list[str]:
+    items = data if isinstance(data, list) else [data]
+    return [str(i["metadata"]["name"]) for i in items if isinstance(i, dict) and "metadata" in i]
 
 
 def emit(data: Any, fmt: OutputFormat, table: Callable[[], None]) -> None:
-    """Print `data` as JSON/YAML, or call `table` to draw it for a person."""
+    """Print `data` as JSON/YAML, its object names (one per line), or call `table` to
+    draw it for a person."""
     if fmt is OutputFormat.json:
         sys.stdout.write(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
     elif fmt is OutputFormat.yaml:
         sys.stdout.write(yaml.safe_dump(data, sort_keys=False, default_flow_style=False))
+    elif fmt is OutputFormat.name:
+        for name in _names(data):
+            sys.stdout.write(name + "\n")
     else:
         table()
 
