@@ -48,6 +48,7 @@ from backupd.storage.location import Location
 EXCLUDE_LABEL = "backupd.io/exclude"
 SCHEDULE_LABEL = "backupd.io/schedule"
 PER_NAMESPACE_LIMIT = 3  # list per namespace up to this many, cluster-wide beyond
+LIST_THREADS = 2  # concurrent paged LISTs (the API server does the work in parallel)
 Progress = Callable[[int, int], None]
 
 
@@ -116,7 +117,7 @@ Page = tuple[ListJob, list[JSON], int] | tuple[ListJob, BackupdError, int]
 
 
 def _prefetch(kube: KubeClient, jobs: list[ListJob], selector: str) -> Iterator[Page]:
-    """Fetch pages in a background thread so the API server and compression overlap.
+    """Fetch pages in background threads so the API server and compression overlap.
 
     Yields (job, items, newly_known_total): a job's first page tells how many items
     it has (the server's remainingItemCount), which grows the progress total.
@@ -124,9 +125,9 @@ def _prefetch(kube: KubeClient, jobs: list[ListJob], selector: str) -> Iterator[
     pages: queue.Queue[Page | None] = queue.Queue(maxsize=4)
     stop = threading.Event()
 
-    def worker() -> None:
+    def worker(mine: list[ListJob]) -> None:
         try:
-            for job in jobs:
+            for job in mine:
                 first = True
                 try:
                     for items, remaining in list_pages(
@@ -142,14 +143,25 @@ def _prefetch(kube: KubeClient, jobs: list[ListJob], selector: str) -> Iterator[
         finally:
             pages.put(None)
 
-    thread = threading.Thread(target=worker, name="backup-list", daemon=True)
-    thread.start()
+    threads = [
+        threading.Thread(
+            target=worker, args=(jobs[i::LIST_THREADS],), name=f"backup-list-{i}", daemon=True
+        )
+        for i in range(LIST_THREADS)
+    ]
+    for t in threads:
+        t.start()
+    running = len(threads)
     try:
-        while (entry := pages.get()) is not None:
-            yield entry
+        while running:
+            entry = pages.get()
+            if entry is None:
+                running -= 1
+            else:
+                yield entry
     finally:
         stop.set()
-        while thread.is_alive():  # unblock a worker waiting on a full queue
+        while any(t.is_alive() for t in threads):  # unblock workers waiting on a full queue
             with contextlib.suppress(queue.Empty):
                 pages.get(timeout=0.1)
 

@@ -108,8 +108,8 @@ class KubeClient:
         self.close()
 
     # -- low level ----------------------------------------------------------
-    def _headers(self, content_type: str | None) -> dict[str, str]:
-        headers = {"Accept": "application/json", "User-Agent": "backupd/0.1"}
+    def _headers(self, content_type: str | None, accept: str) -> dict[str, str]:
+        headers = {"Accept": accept, "User-Agent": "backupd/0.1"}
         if content_type:
             headers["Content-Type"] = content_type
         cfg = self.configuration
@@ -135,6 +135,7 @@ class KubeClient:
         body: bytes | None = None,
         content_type: str | None = None,
         timeout: float | None = None,
+        accept: str = "application/json",
     ) -> urllib3.BaseHTTPResponse:
         """Send a request; return the unread response. Retries transient failures."""
         url = self.url(path, params)
@@ -144,7 +145,7 @@ class KubeClient:
                     method,
                     url,
                     body=body,
-                    headers=self._headers(content_type if body is not None else None),
+                    headers=self._headers(content_type if body is not None else None, accept),
                     preload_content=False,
                     retries=False,
                     timeout=urllib3.Timeout(connect=5.0, read=timeout or self.timeout),
@@ -198,10 +199,17 @@ class KubeClient:
         body: JSON | bytes | None = None,
         content_type: str = "application/json",
         timeout: float | None = None,
+        accept: str = "application/json",
     ) -> JSON:
         data = orjson.dumps(body) if isinstance(body, dict) else body
         resp = self.open(
-            method, path, params=params, body=data, content_type=content_type, timeout=timeout
+            method,
+            path,
+            params=params,
+            body=data,
+            content_type=content_type,
+            timeout=timeout,
+            accept=accept,
         )
         try:
             raw = resp.read()

@@ -74,8 +74,50 @@ def _resources(doc: JSON, group: str, version: str) -> list[ApiResource]:
     return out
 
 
+AGGREGATED = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json"
+
+
+def _aggregated(kube: KubeClient) -> DiscoveryResult | None:
+    """Discovery in two requests (/api and /apis, aggregated form), or None if unserved."""
+    resources: list[ApiResource] = []
+    failed: dict[str, str] = {}
+    for path in ("/api", "/apis"):
+        doc = kube.request("GET", path, accept=AGGREGATED)
+        if doc.get("kind") != "APIGroupDiscoveryList":
+            return None
+        for group in doc.get("items", []):
+            name = (group.get("metadata") or {}).get("name", "")
+            versions = group.get("versions") or []
+            if not versions:
+                continue
+            preferred = versions[0]  # the server lists versions in preference order
+            if preferred.get("freshness") == "Stale":
+                failed[f"{name}/{preferred['version']}" if name else preferred["version"]] = "stale"
+            for r in preferred.get("resources", []):
+                kind = (r.get("responseKind") or {}).get("kind", "")
+                resources.append(
+                    ApiResource(
+                        group=name,
+                        version=preferred["version"],
+                        resource=r["resource"],
+                        kind=kind,
+                        namespaced=r.get("scope") == "Namespaced",
+                        verbs=frozenset(r.get("verbs", [])),
+                    )
+                )
+    return DiscoveryResult(resources=resources, failed_groups=failed)
+
+
 def discover(kube: KubeClient) -> DiscoveryResult:
     """All top-level resources of the preferred version of every group."""
+    aggregated = _aggregated(kube)
+    if aggregated is not None:
+        return aggregated
+    return _discover_per_group(kube)
+
+
+def _discover_per_group(kube: KubeClient) -> DiscoveryResult:
+    """Discovery the old way: one request per group version (servers before 1.30)."""
     targets: list[tuple[str, str]] = [("", v) for v in kube.get("/api").get("versions", ["v1"])[:1]]
     for g in kube.get("/apis").get("groups", []):
         preferred = g.get("preferredVersion", {}).get("version") or g["versions"][0]["version"]

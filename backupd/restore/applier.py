@@ -27,6 +27,7 @@ from backupd.restore.planner import Plan, PlannedItem
 from backupd.restore.targets import Targets, crd_kind
 
 MERGE_PATCH = "application/merge-patch+json"
+METADATA_ONLY = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json"
 DEFAULT_WORKERS = 16
 VALIDATION_NAMESPACE = "default"
 _REQUEST_PREFIX = re.compile(r"^[A-Z]+ /\S*: ")
@@ -74,9 +75,19 @@ class Applier:
     # CRDs that did not become Established: {(group, kind): problem}
     crd_problems: dict[tuple[str, str], str] = field(default_factory=dict)
 
-    @property
-    def dry(self) -> dict[str, str]:
-        return {"dryRun": "All"} if self.spec.dry_run else {}
+    def _write(self, method: str, path: str, body: JSON, *, dry_run: bool = False) -> None:
+        """POST or (merge) PATCH; a dry run (or `dry_run`) only validates (dryRun=All).
+
+        The reply is not needed: asking for its metadata only saves encoding and decoding.
+        """
+        self.kube.request(
+            method,
+            path,
+            body=body,
+            params={"dryRun": "All"} if dry_run or self.spec.dry_run else None,
+            content_type=MERGE_PATCH if method == "PATCH" else "application/json",
+            accept=METADATA_ONLY,
+        )
 
     # -- one item ----------------------------------------------------------------
     def apply_item(self, item: PlannedItem) -> ItemResult:
@@ -111,7 +122,7 @@ class Applier:
                 return self._validate(item, api, obj, notes)
             return self._existing(item, api, obj, live)
         try:
-            self.kube.post(api.path(ref.namespace), obj)
+            self._write("POST", api.path(ref.namespace), obj)
         except ClusterConflict as e:
             if e.reason != "AlreadyExists":
                 raise
@@ -125,7 +136,7 @@ class Applier:
         """A server-side dry-run create; a namespace this restore makes is stood in for."""
         ns = item.ref.namespace
         try:
-            self.kube.post(api.path(ns), obj, dryRun="All")
+            self._write("POST", api.path(ns), obj, dry_run=True)
             return result(item, Outcome.created, notes)
         except ClusterNotFound as e:
             if not (ns and _missing_namespace(e)):
@@ -134,7 +145,7 @@ class Applier:
         stand_in["metadata"]["namespace"] = VALIDATION_NAMESPACE
         # a conflict means validation passed and only the name is taken there
         with contextlib.suppress(ClusterConflict):
-            self.kube.post(api.path(VALIDATION_NAMESPACE), stand_in, dryRun="All")
+            self._write("POST", api.path(VALIDATION_NAMESPACE), stand_in, dry_run=True)
         note = f"validated in namespace {VALIDATION_NAMESPACE}: {ns} does not exist yet"
         return result(item, Outcome.created, f"{notes}; {note}" if notes else note)
 
@@ -150,17 +161,15 @@ class Applier:
                 Outcome.failed,
                 f"namespace {ref.name} is being deleted; wait until it is gone, then restore again",
             )
+        if ref.kind == "PersistentVolume" and not ref.group:
+            reclaimed = self._reclaim(item, api, obj, live)
+            if reclaimed is not None:
+                return reclaimed
         comparison = compare(normalize(live), normalize(obj), ref.where())
         if comparison.identical:
             return result(item, Outcome.unchanged)
         if self.spec.existing_resource_policy is ExistingResourcePolicy.update:
-            self.kube.request(
-                "PATCH",
-                api.path(ref.namespace, ref.name),
-                body=comparison.patch,
-                content_type=MERGE_PATCH,
-                params=self.dry,
-            )
+            self._write("PATCH", api.path(ref.namespace, ref.name), comparison.patch)
             how = "would be patched" if self.spec.dry_run else "patched"
             return result(item, Outcome.updated, f"{how} to the backup's version", comparison.diff)
         return result(
@@ -169,6 +178,29 @@ class Applier:
             "exists and differs from the backup; left alone "
             "(--existing-resource-policy update overwrites it)",
             comparison.diff,
+        )
+
+    def _reclaim(
+        self, item: PlannedItem, api: ApiResource, obj: JSON, live: JSON
+    ) -> ItemResult | None:
+        """A Released volume whose claim is being restored: let it bind to the new claim.
+
+        When a namespace is deleted, a Retain volume stays, Released, its claimRef
+        holding the deleted claim's uid; the restored claim (a new uid) could never bind.
+        """
+        claim = (live.get("spec") or {}).get("claimRef") or {}
+        wanted = (obj.get("spec") or {}).get("claimRef") or {}
+        if (live.get("status") or {}).get("phase") != "Released" or not claim.get("uid"):
+            return None
+        if (claim.get("namespace"), claim.get("name")) != (
+            wanted.get("namespace"),
+            wanted.get("name"),
+        ):
+            return None
+        release = {"spec": {"claimRef": {"uid": None, "resourceVersion": None}}}
+        self._write("PATCH", api.path(None, item.ref.name), release)
+        return result(
+            item, Outcome.updated, "a Released volume, made available to its restored claim"
         )
 
     # -- the whole plan ----------------------------------------------------------

@@ -12,10 +12,11 @@ Two steps, because reading objects is the expensive part:
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+import orjson
 
 from backupd.api.backup import ClusterResources
 from backupd.api.restore import RestoreSpec
@@ -220,6 +221,12 @@ def _context(spec: RestoreSpec, chosen: Iterable[tuple[IndexEntry, JSON]]) -> Co
     return Context(spec, frozenset(uids), frozenset(services), frozenset(pvs))
 
 
+def _copy(obj: JSON) -> JSON:
+    """A deep copy (JSON data only; several times faster than copy.deepcopy)."""
+    copied: JSON = orjson.loads(orjson.dumps(obj))
+    return copied
+
+
 def _target(ref: ItemRef, spec: RestoreSpec) -> ItemRef:
     namespace = spec.map_namespace(ref.namespace) if ref.namespace else None
     name = spec.map_namespace(ref.name) if (ref.group, ref.kind) == ("", "Namespace") else ref.name
@@ -254,7 +261,7 @@ def plan(
     ctx = _context(spec, chosen.values())
     for e, obj in chosen.values():
         source = ItemRef.of(e)
-        copied, reason, notes = transform(copy.deepcopy(obj), e.group, e.kind, ctx)
+        copied, reason, notes = transform(_copy(obj), e.group, e.kind, ctx)
         plan_.items.append(
             PlannedItem(
                 _target(source, spec), source, tier_of(e.group, e.kind), copied, reason, notes

@@ -30,8 +30,17 @@ from backupd.sandbox.cluster import Sandbox
 SEED_THREADS = 16
 NAMESPACE_PREFIX = "bench"
 
-_CHILD_LIST = """
-import json, resource, sys, time, orjson
+# Peak RSS of this process image: VmHWM resets at exec, unlike getrusage's ru_maxrss,
+# which a child inherits from its parent's size at fork.
+_PEAK = """
+def peak_rss_mb():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+"""
+
+_CHILD_LIST = _PEAK + """
+import json, sys, time, orjson
 from backupd.cluster.client import KubeClient
 from backupd.cluster.discovery import discover
 from backupd.cluster.listing import list_pages
@@ -44,11 +53,11 @@ for gr in ("configmaps", "secrets", "deployments.apps", "replicasets.apps"):
         n += sum(1 for i in items if i["metadata"]["namespace"].startswith("bench-"))
 elapsed = time.monotonic() - started
 print(json.dumps({"seconds": elapsed, "items": n,
-                  "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                  "rss_mb": peak_rss_mb()}))
 """
 
-_CHILD_BACKUP = """
-import json, resource, sys, time
+_CHILD_BACKUP = _PEAK + """
+import json, sys, time
 from backupd.api.backup import BackupSpec
 from backupd.backup.engine import run_backup
 from backupd.cluster.client import KubeClient
@@ -60,7 +69,7 @@ b = run_backup(sys.argv[3], BackupSpec(included_namespaces=["bench-*"]), kube=ku
 elapsed = time.monotonic() - started
 print(json.dumps({"seconds": elapsed, "items": b.status.progress.items_backed_up, "phase": b.status.phase,
                   "archive_bytes": b.status.archive.size if b.status.archive else 0,
-                  "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                  "rss_mb": peak_rss_mb()}))
 """
 
 
@@ -115,9 +124,11 @@ def child(code: str, *args: str) -> dict[str, float]:
 
 
 def wait_for_replicasets(kube: KubeClient, want: int, timeout: float = 600) -> None:
+    """Until the deployment controller has made every ReplicaSet (counted, not listed)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        have = len(kube.get("/apis/apps/v1/replicasets", limit=0).get("items", []))
+        page = kube.get("/apis/apps/v1/replicasets", limit=1)
+        have = len(page.get("items", [])) + int(page["metadata"].get("remainingItemCount") or 0)
         if have >= want:
             return
         time.sleep(2)

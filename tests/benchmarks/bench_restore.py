@@ -43,9 +43,21 @@ from backupd.storage.location import open_location  # noqa: E402
 
 JSON = dict[str, Any]
 SOURCE_NS = "bench"
-# kind -> (resource, share of the objects)
-MIX = [("ConfigMap", "configmaps", 0.5), ("Secret", "secrets", 0.2),
-       ("ServiceAccount", "serviceaccounts", 0.15), ("Service", "services", 0.15)]  # fmt: skip
+KINDS = {
+    "configmaps": "ConfigMap",
+    "secrets": "Secret",
+    "serviceaccounts": "ServiceAccount",
+    "services": "Service",
+}
+DEFAULT_MIX = "configmaps=50,secrets=20,serviceaccounts=15,services=15"
+# (kind, resource, share of the objects), set from --mix
+MIX: list[tuple[str, str, float]] = []
+
+
+def parse_mix(text: str) -> list[tuple[str, str, float]]:
+    parts = [p.split("=") for p in text.split(",")]
+    total = sum(float(share) for _, share in parts)
+    return [(KINDS[resource], resource, float(share) / total) for resource, share in parts]
 
 
 def manifest(kind: str, i: int, namespace: str) -> JSON:
@@ -64,6 +76,7 @@ def manifests(n: int, namespace: str) -> list[JSON]:
     out: list[JSON] = []
     for kind, _, share in MIX:
         out += [manifest(kind, i, namespace) for i in range(round(n * share))]
+    out += [manifest(MIX[0][0], i, namespace) for i in range(len(out), n)]
     return out[:n]
 
 
@@ -150,6 +163,7 @@ def bench(n: int, kubeconfig: Path, workers: int) -> JSON:
         assert restore.status.phase is Phase.completed, restore.status.errors[:3]
     return {
         "objects": n,
+        "mix": ",".join(f"{r}={share:.0%}" for _, r, share in MIX),
         "workers": workers,
         "restore_s": round(restore_s, 2),
         "kubectl_create_s": round(kubectl_s, 2),
@@ -164,7 +178,9 @@ def main() -> None:
     parser.add_argument("--objects", type=int, nargs="+", default=[1000, 10000])
     parser.add_argument("--workers", type=int, default=16)
     parser.add_argument("--kubeconfig", type=Path, help="use this cluster instead of a sandbox")
+    parser.add_argument("--mix", default=DEFAULT_MIX, help=f"resource=share,... ({DEFAULT_MIX})")
     args = parser.parse_args()
+    MIX[:] = parse_mix(args.mix)
     for n in args.objects:
         if args.kubeconfig:
             result = bench(n, args.kubeconfig, args.workers)

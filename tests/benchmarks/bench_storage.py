@@ -71,7 +71,13 @@ class GeneratorStream(io.RawIOBase):
 
 
 def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    """This process image's peak RSS. /proc's VmHWM starts afresh at exec, whereas
+    getrusage's ru_maxrss would carry over the parent's size at fork."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def child(url: str, size: int) -> dict[str, Any]:

@@ -128,6 +128,33 @@ metadata: {name: web}
 spec: {minAvailable: 1, selector: {matchLabels: {app: web}}}
 """
 
+VOLUME = """
+apiVersion: v1
+kind: PersistentVolume
+metadata: {name: PV}
+spec:
+  capacity: {storage: 1Gi}
+  accessModes: [ReadWriteOnce]
+  storageClassName: CLASS
+  persistentVolumeReclaimPolicy: Retain
+  hostPath: {path: /tmp/backupd-PV}
+  claimRef: {namespace: NAMESPACE, name: data}
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: data, namespace: NAMESPACE}
+spec:
+  accessModes: [ReadWriteOnce]
+  storageClassName: CLASS
+  resources: {requests: {storage: 1Gi}}
+  volumeName: PV
+"""
+
+
+def retained_volume(pv: str, namespace: str, storage_class: str) -> str:
+    """A Retain PersistentVolume bound to claim `data` in `namespace`."""
+    return VOLUME.replace("PV", pv).replace("NAMESPACE", namespace).replace("CLASS", storage_class)
+
 
 def kubectl(kubeconfig: Path, *args: str, stdin: str | None = None) -> str:
     exe = binaries.binary_dir("kubernetes") / "kubectl"
@@ -161,14 +188,16 @@ def wait_shop_running(api: client.ApiClient, namespace: str, web: int = 2) -> No
     eventually(lambda: running_pods(api, namespace, "db") == 1, what="the db pod")
 
 
-def backup(kubeconfig: Path, url: str, name: str, *namespaces: str, **labels: str) -> Backup:
+def backup(
+    kubeconfig: Path, url: str, name: str, *namespaces: str, labels: dict[str, str] | None = None
+) -> Backup:
     with KubeClient.from_kubeconfig(kubeconfig) as kube:
         result = run_backup(
             name,
             BackupSpec(included_namespaces=list(namespaces)),
             kube=kube,
             location=open_location(url),
-            labels={k.replace("_", "."): v for k, v in labels.items()} or None,
+            labels=labels,
         )
     assert result.status.phase.value == "Completed", result.status.errors
     return result
@@ -188,11 +217,14 @@ def delete_namespace(api: client.ApiClient, namespace: str) -> None:
     eventually(gone, timeout=120, what=f"namespace {namespace} to be deleted")
 
 
-def restore(kubeconfig: Path, url: str, *args: str) -> tuple[int, dict[str, Any], str]:
+def restore(
+    kubeconfig: Path, url: str, *args: str, env: dict[str, str] | None = None
+) -> tuple[int, dict[str, Any], str]:
     """`backupctl restore create ... -o json`: (exit code, parsed output, stderr)."""
     res = backupctl(
-        "restore", "create", *args, "-l", url, "--kubeconfig", str(kubeconfig), "-o", "json"
-    )
+        "restore", "create", *args, "-l", url, "--kubeconfig", str(kubeconfig), "-o", "json",
+        env=env,
+    )  # fmt: skip
     assert "Traceback" not in res.stderr, res.stderr
     return res.returncode, json.loads(res.stdout) if res.stdout.strip() else {}, res.stderr
 

@@ -1,0 +1,80 @@
+"""--dry-run writes nothing, and shows what the target API server would refuse."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from kubernetes import client
+
+from backupd.sandbox.cluster import Sandbox
+from tests.integration.restore_support import backup, create_shop, restore
+
+pytestmark = pytest.mark.integration
+
+
+def object_counts(api: client.ApiClient) -> dict[str, int]:
+    core, apps = client.CoreV1Api(api), client.AppsV1Api(api)
+    rbac = client.RbacAuthorizationV1Api(api)
+    return {
+        "namespaces": len(core.list_namespace().items),
+        "configmaps": len(core.list_config_map_for_all_namespaces().items),
+        "secrets": len(core.list_secret_for_all_namespaces().items),
+        "services": len(core.list_service_for_all_namespaces().items),
+        "serviceaccounts": len(core.list_service_account_for_all_namespaces().items),
+        "pvcs": len(core.list_persistent_volume_claim_for_all_namespaces().items),
+        "deployments": len(apps.list_deployment_for_all_namespaces().items),
+        "statefulsets": len(apps.list_stateful_set_for_all_namespaces().items),
+        "rolebindings": len(rbac.list_role_binding_for_all_namespaces().items),
+    }
+
+
+def test_dry_run_writes_nothing_and_reports_a_rejected_item(
+    cluster: Sandbox, kube: client.ApiClient, namespace: str, tmp_path: Path
+) -> None:
+    url = (tmp_path / "location").as_uri()
+    create_shop(cluster.kubeconfig, namespace)
+    backup(cluster.kubeconfig, url, "shop", namespace)
+    copy = f"{namespace}-copy"[:63]
+    before = object_counts(kube)
+
+    # A copy beside the original that keeps its node ports: the port is taken.
+    code, out, err = restore(
+        cluster.kubeconfig, url, "--from-backup", "shop", "--dry-run", "--preserve-nodeports",
+        "--namespace-mappings", f"{namespace}:{copy}",
+    )  # fmt: skip
+
+    assert code != 0
+    assert err.strip().splitlines()[-1].startswith("error: dry run of restore")
+    items = {(i["resource"], i["name"]): i for i in out["items"]}
+    rejected = items[("services", "web-nodeport")]
+    assert rejected["outcome"] == "failed"
+    assert "already allocated" in rejected["reason"]
+    assert items[("deployments", "web")]["outcome"] == "created"
+    assert items[("namespaces", copy)]["outcome"] == "created"
+    assert object_counts(kube) == before
+    assert not (tmp_path / "location" / "restores").exists()
+
+
+def test_dry_run_in_place_shows_differences_and_changes_nothing(
+    cluster: Sandbox, kube: client.ApiClient, namespace: str, tmp_path: Path
+) -> None:
+    url = (tmp_path / "location").as_uri()
+    core = client.CoreV1Api(kube)
+    create_shop(cluster.kubeconfig, namespace)
+    backup(cluster.kubeconfig, url, "shop", namespace)
+    core.patch_namespaced_config_map("settings", namespace, {"data": {"mode": "debug"}})
+    core.delete_namespaced_service("web", namespace)
+
+    code, out, err = restore(
+        cluster.kubeconfig, url, "--from-backup", "shop", "--dry-run",
+        "--existing-resource-policy", "update",
+    )  # fmt: skip
+
+    assert code == 0, err
+    items = {(i["resource"], i["name"]): i for i in out["items"]}
+    assert items[("services", "web")]["outcome"] == "created"
+    assert items[("configmaps", "settings")]["outcome"] == "updated"
+    assert "+  mode: production" in items[("configmaps", "settings")]["diff"]
+    assert core.read_namespaced_config_map("settings", namespace).data["mode"] == "debug"
+    assert "web" not in {s.metadata.name for s in core.list_namespaced_service(namespace).items}
