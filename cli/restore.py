@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from collections import Counter
 from typing import Any
 
 import typer
@@ -270,6 +271,10 @@ def describe(
             lines.append(f"Storage:     {shown}")
         if s.failure_reason:
             lines.append(f"Failure:     {s.failure_reason}")
+        skipped = Counter(i.reason or "" for i in items if i.outcome is Outcome.skipped)
+        if skipped:
+            lines.append("Skipped:")
+            lines += [f"  {n:>5}  {reason}" for reason, n in skipped.most_common()]
         lines += describe_issues("Warnings", s.warnings) + describe_issues("Errors", s.errors)
         for line in lines:
             console.print(line, highlight=False, markup=False)

@@ -16,7 +16,7 @@ fi
 lock_hash=$(sha256sum requirements.lock pyproject.toml | sha256sum | cut -c1-16)
 if [ "$(cat .venv/.lock-hash 2>/dev/null)" != "$lock_hash" ]; then
   .venv/bin/pip install --quiet --disable-pip-version-check -r requirements.lock
-  .venv/bin/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+  .venv/bin/pip install --quiet --disable-pip-version-check --no-deps -e .
   echo "$lock_hash" > .venv/.lock-hash
 fi
 .venv/bin/backupctl sandbox build

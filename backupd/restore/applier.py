@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import re
+import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -19,7 +20,13 @@ from dataclasses import dataclass, field
 from backupd.api.restore import ExistingResourcePolicy, ItemResult, Outcome, RestoreSpec
 from backupd.cluster.client import JSON, KubeClient
 from backupd.cluster.discovery import ApiResource
-from backupd.errors import BackupdError, ClusterConflict, ClusterError, ClusterNotFound
+from backupd.errors import (
+    BackupdError,
+    ClusterConflict,
+    ClusterError,
+    ClusterNotFound,
+    ClusterUnreachable,
+)
 from backupd.restore.diffing import compare
 from backupd.restore.normalize import normalize
 from backupd.restore.ordering import CRD_TIER
@@ -74,6 +81,7 @@ class Applier:
     pending_kinds: set[tuple[str, str]] = field(default_factory=set)
     # CRDs that did not become Established: {(group, kind): problem}
     crd_problems: dict[tuple[str, str], str] = field(default_factory=dict)
+    _unreachable: threading.Event = field(default_factory=threading.Event)
 
     def _write(self, method: str, path: str, body: JSON, *, dry_run: bool = False) -> None:
         """POST or (merge) PATCH; a dry run (or `dry_run`) only validates (dryRun=All).
@@ -93,6 +101,8 @@ class Applier:
     def apply_item(self, item: PlannedItem) -> ItemResult:
         if item.obj is None:
             return result(item, Outcome.skipped, item.skip_reason)
+        if self._unreachable.is_set():
+            return result(item, Outcome.failed, "not attempted: the API server stopped answering")
         ref = item.ref
         api = self.targets.resolve(ref.group, ref.version, ref.kind)
         if api is None:
@@ -109,6 +119,9 @@ class Applier:
             )
         try:
             return self._apply(item, api, item.obj)
+        except ClusterUnreachable as e:
+            self._unreachable.set()  # the rest would each wait through its retries
+            return result(item, Outcome.failed, _error_text(e))
         except BackupdError as e:
             return result(item, Outcome.failed, _error_text(e))
 

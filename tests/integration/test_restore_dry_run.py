@@ -13,20 +13,30 @@ from tests.integration.restore_support import backup, create_shop, restore
 pytestmark = pytest.mark.integration
 
 
-def object_counts(api: client.ApiClient) -> dict[str, int]:
+def object_counts(api: client.ApiClient, *namespaces: str) -> dict[str, int]:
+    """Objects in `namespaces`, Active namespaces and PersistentVolumes (other tests'
+    namespaces may still be going away in the background, so they are not counted)."""
     core, apps = client.CoreV1Api(api), client.AppsV1Api(api)
     rbac = client.RbacAuthorizationV1Api(api)
-    return {
-        "namespaces": len(core.list_namespace().items),
-        "configmaps": len(core.list_config_map_for_all_namespaces().items),
-        "secrets": len(core.list_secret_for_all_namespaces().items),
-        "services": len(core.list_service_for_all_namespaces().items),
-        "serviceaccounts": len(core.list_service_account_for_all_namespaces().items),
-        "pvcs": len(core.list_persistent_volume_claim_for_all_namespaces().items),
-        "deployments": len(apps.list_deployment_for_all_namespaces().items),
-        "statefulsets": len(apps.list_stateful_set_for_all_namespaces().items),
-        "rolebindings": len(rbac.list_role_binding_for_all_namespaces().items),
+    listings = {
+        "configmaps": core.list_namespaced_config_map,
+        "secrets": core.list_namespaced_secret,
+        "services": core.list_namespaced_service,
+        "serviceaccounts": core.list_namespaced_service_account,
+        "pvcs": core.list_namespaced_persistent_volume_claim,
+        "deployments": apps.list_namespaced_deployment,
+        "statefulsets": apps.list_namespaced_stateful_set,
+        "rolebindings": rbac.list_namespaced_role_binding,
     }
+    counts = {
+        f"{kind}/{ns}": len(list_(ns).items)
+        for kind, list_ in listings.items()
+        for ns in namespaces
+    }
+    active = [n for n in core.list_namespace().items if n.status.phase == "Active"]
+    counts["namespaces"] = len(active)
+    counts["persistentvolumes"] = len(core.list_persistent_volume().items)
+    return counts
 
 
 def test_dry_run_writes_nothing_and_reports_a_rejected_item(
@@ -36,7 +46,7 @@ def test_dry_run_writes_nothing_and_reports_a_rejected_item(
     create_shop(cluster.kubeconfig, namespace)
     backup(cluster.kubeconfig, url, "shop", namespace)
     copy = f"{namespace}-copy"[:63]
-    before = object_counts(kube)
+    before = object_counts(kube, namespace, copy)
 
     # A copy beside the original that keeps its node ports: the port is taken.
     code, out, err = restore(
@@ -52,7 +62,7 @@ def test_dry_run_writes_nothing_and_reports_a_rejected_item(
     assert "already allocated" in rejected["reason"]
     assert items[("deployments", "web")]["outcome"] == "created"
     assert items[("namespaces", copy)]["outcome"] == "created"
-    assert object_counts(kube) == before
+    assert object_counts(kube, namespace, copy) == before
     assert not (tmp_path / "location" / "restores").exists()
 
 
