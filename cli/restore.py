@@ -16,7 +16,7 @@ from backupd.restore import engine
 from backupd.restore.applier import DEFAULT_WORKERS
 from backupd.restore.report import describe_issues, outcome_word
 from backupd.storage.catalog import list_committed, read_committed
-from backupd.storage.layout import MAX_NAME_LENGTH, validate_name
+from backupd.storage.layout import MAX_NAME_LENGTH, RestoreKeys, validate_name
 from backupd.storage.location import AccessMode, Location
 from cli.common import ContextOption, KubeconfigOption, LocationOption, kube_client, progress_bar
 from cli.config import resolve_location
@@ -54,6 +54,15 @@ def _choice(value: str, enum: Any, flag: str) -> Any:
 def default_name(backup: str, at: datetime.datetime) -> str:
     stamp = at.strftime("%Y%m%d%H%M%S")
     return f"{backup[: MAX_NAME_LENGTH - len(stamp) - 1].rstrip('-.')}-{stamp}"
+
+
+def unused_name(loc: Location, name: str) -> str:
+    """`name`, or `name-2`, `name-3`... if restores ran within the same second."""
+    candidate, n = name, 1
+    while loc.exists(RestoreKeys(candidate).metadata):
+        n += 1
+        candidate = f"{name[: MAX_NAME_LENGTH - len(str(n)) - 1]}-{n}"
+    return candidate
 
 
 def _counts(restore: Restore) -> str:
@@ -169,7 +178,7 @@ def create(
     loc = resolve_location(location)
     if name is None:
         backup = from_backup or engine.latest_of_schedule(loc, from_schedule).metadata.name
-        name = default_name(backup, datetime.datetime.now(datetime.UTC))
+        name = unused_name(loc, default_name(backup, datetime.datetime.now(datetime.UTC)))
     kube = kube_client(kubeconfig, context)
     with progress_bar("restoring", enabled=output is OutputFormat.table) as update:
         run = engine.execute(name, spec, kube=kube, location=loc, progress=update, workers=workers)

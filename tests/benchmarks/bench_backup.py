@@ -39,7 +39,9 @@ def peak_rss_mb():
             return int(line.split()[1]) / 1024
 """
 
-_CHILD_LIST = _PEAK + """
+_CHILD_LIST = (
+    _PEAK
+    + """
 import json, sys, time, orjson
 from backupd.cluster.client import KubeClient
 from backupd.cluster.discovery import discover
@@ -55,8 +57,11 @@ elapsed = time.monotonic() - started
 print(json.dumps({"seconds": elapsed, "items": n,
                   "rss_mb": peak_rss_mb()}))
 """
+)
 
-_CHILD_BACKUP = _PEAK + """
+_CHILD_BACKUP = (
+    _PEAK
+    + """
 import json, sys, time
 from backupd.api.backup import BackupSpec
 from backupd.backup.engine import run_backup
@@ -71,6 +76,7 @@ print(json.dumps({"seconds": elapsed, "items": b.status.progress.items_backed_up
                   "archive_bytes": b.status.archive.size if b.status.archive else 0,
                   "rss_mb": peak_rss_mb()}))
 """
+)
 
 
 def seed(kube: KubeClient, n: int) -> None:
