@@ -12,6 +12,7 @@ from pydantic import Field, field_validator, model_validator
 from backupd.api import API_VERSION
 from backupd.api.backup import ClusterResources
 from backupd.api.common import Issue, Model, ObjectMeta, Phase
+from backupd.archive.format import resource_dir
 from backupd.errors import UserInputError
 
 _DNS1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
@@ -158,7 +159,7 @@ class ItemResult(Model):
 
     @property
     def group_resource(self) -> str:
-        return f"{self.resource}.{self.group}" if self.group else self.resource
+        return resource_dir(self.resource, self.group)
 
     def where(self) -> str:
         ns = f"{self.namespace}/" if self.namespace else ""

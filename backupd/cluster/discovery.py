@@ -6,6 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from urllib.parse import quote
 
+from backupd.archive.format import resource_dir
 from backupd.cluster.client import JSON, KubeClient
 from backupd.errors import ClusterError
 
@@ -26,7 +27,7 @@ class ApiResource:
     @property
     def group_resource(self) -> str:
         """`deployments.apps`, or `configmaps` for the core group."""
-        return f"{self.resource}.{self.group}" if self.group else self.resource
+        return resource_dir(self.resource, self.group)
 
     def base_path(self) -> str:
         return f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"

@@ -20,7 +20,7 @@ import orjson
 
 from backupd.api.backup import ClusterResources
 from backupd.api.restore import RestoreSpec
-from backupd.archive.format import IndexEntry
+from backupd.archive.format import IndexEntry, resource_dir
 from backupd.restore.actions import Context, transform
 from backupd.restore.filters import (
     NEVER_RESTORED,
@@ -59,7 +59,7 @@ class ItemRef:
 
     @property
     def group_resource(self) -> str:
-        return f"{self.resource}.{self.group}" if self.group else self.resource
+        return resource_dir(self.resource, self.group)
 
     def where(self) -> str:
         ns = f"{self.namespace}/" if self.namespace else ""
