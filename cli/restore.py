@@ -236,7 +236,7 @@ def get(
         "PHASE",
         *(c.upper() for c in _COUNT_COLUMNS),
         "WARNINGS",
-        "CREATED",
+        "STARTED",
     ]
 
     def table() -> None:
