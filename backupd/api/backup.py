@@ -12,6 +12,8 @@ from backupd.api import API_VERSION
 from backupd.api.common import Issue, Model, ObjectMeta, Phase, StoredObject
 
 DEFAULT_TTL = "720h"
+# Backups made by a schedule carry its name; `restore --from-schedule` looks for it.
+SCHEDULE_LABEL = "backupd.io/schedule"
 
 
 class ClusterResources(StrEnum):

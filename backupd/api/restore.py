@@ -12,7 +12,7 @@ from pydantic import Field, field_validator, model_validator
 from backupd.api import API_VERSION
 from backupd.api.backup import ClusterResources
 from backupd.api.common import Issue, Model, ObjectMeta, Phase
-from backupd.archive.format import resource_dir
+from backupd.archive.format import item_where, resource_dir
 from backupd.errors import UserInputError
 
 _DNS1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
@@ -162,5 +162,4 @@ class ItemResult(Model):
         return resource_dir(self.resource, self.group)
 
     def where(self) -> str:
-        ns = f"{self.namespace}/" if self.namespace else ""
-        return f"{self.group_resource}/{ns}{self.name}"
+        return item_where(self.group_resource, self.namespace, self.name)

@@ -14,6 +14,11 @@ def resource_dir(resource: str, group: str) -> str:
     return f"{resource}.{group}" if group else resource
 
 
+def item_where(group_resource: str, namespace: str | None, name: str) -> str:
+    """How an item is named in logs and reports: `deployments.apps/shop/web`."""
+    return f"{group_resource}/{namespace}/{name}" if namespace else f"{group_resource}/{name}"
+
+
 def member_path(resource: str, group: str, namespace: str | None, name: str) -> str:
     base = f"resources/{resource_dir(resource, group)}"
     if namespace:

@@ -15,7 +15,6 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import orjson
 
@@ -46,7 +45,6 @@ from backupd.storage.layout import BackupKeys, validate_name
 from backupd.storage.location import Location
 
 EXCLUDE_LABEL = "backupd.io/exclude"
-SCHEDULE_LABEL = "backupd.io/schedule"
 PER_NAMESPACE_LIMIT = 3  # list per namespace up to this many, cluster-wide beyond
 LIST_THREADS = 2  # concurrent paged LISTs (the API server does the work in parallel)
 Progress = Callable[[int, int], None]
@@ -297,7 +295,6 @@ def run_backup(
                 namespaces,
                 by_gr,
                 res_filter,
-                found,
             )
             writer.close()
             _upload(location, keys, run, work)
@@ -331,7 +328,6 @@ def _collect(
     namespaces: dict[str, JSON],
     by_gr: dict[str, ApiResource],
     res_filter: ResourceFilter,
-    found: discovery.DiscoveryResult,
 ) -> None:
     spec = run.backup.spec
     run.crd_groups = {
@@ -401,7 +397,3 @@ def _commit_failed(location: Location, keys: BackupKeys, backup: Backup, log: Op
         )
     except BackupdError:
         pass
-
-
-def load_backup(document: dict[str, Any]) -> Backup:
-    return Backup.model_validate(document)

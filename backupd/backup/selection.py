@@ -113,10 +113,7 @@ class Skip:
 
 
 def backupable(resources: list[ApiResource]) -> tuple[list[ApiResource], list[Skip]]:
-    """Split discovered resources into those worth backing up and skips with reasons.
-
-    Where one resource is served by two groups (events, for example), the first wins.
-    """
+    """Split discovered resources into those worth backing up and skips with reasons."""
     keep: list[ApiResource] = []
     skips: list[Skip] = []
     for r in resources:

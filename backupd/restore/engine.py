@@ -23,7 +23,7 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
-from backupd.api.backup import Backup
+from backupd.api.backup import SCHEDULE_LABEL, Backup
 from backupd.api.common import ObjectMeta, Phase, now
 from backupd.api.restore import ItemIssue, ItemResult, Restore, RestoreSpec, RestoreStatus
 from backupd.archive.reader import ArchiveReader
@@ -43,7 +43,6 @@ from backupd.storage.catalog import list_committed, read_committed
 from backupd.storage.layout import RestoreKeys, validate_name
 from backupd.storage.location import Location
 
-SCHEDULE_LABEL = "backupd.io/schedule"
 BACKUP_LABEL = "backupd.io/backup"
 RESTORABLE = frozenset({Phase.completed, Phase.partially_failed})
 Progress = Callable[[int, int], None]

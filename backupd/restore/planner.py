@@ -20,7 +20,7 @@ import orjson
 
 from backupd.api.backup import ClusterResources
 from backupd.api.restore import RestoreSpec
-from backupd.archive.format import IndexEntry, resource_dir
+from backupd.archive.format import IndexEntry, item_where, resource_dir
 from backupd.restore.actions import Context, transform
 from backupd.restore.filters import (
     NEVER_RESTORED,
@@ -62,8 +62,7 @@ class ItemRef:
         return resource_dir(self.resource, self.group)
 
     def where(self) -> str:
-        ns = f"{self.namespace}/" if self.namespace else ""
-        return f"{self.group_resource}/{ns}{self.name}"
+        return item_where(self.group_resource, self.namespace, self.name)
 
 
 @dataclass

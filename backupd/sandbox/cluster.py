@@ -136,7 +136,6 @@ class Sandbox:
         self.stop()
 
     def start(self, timeout: float = START_TIMEOUT) -> SandboxState:
-        started = time.monotonic()
         if self.requested_api_port is not None:
             ensure_port_free(self.requested_api_port, "kube-apiserver")
         kube = binaries.binary_dir("kubernetes")
@@ -176,7 +175,6 @@ class Sandbox:
             self.stop()
             raise
         self.state.save()
-        self.startup_seconds = time.monotonic() - started
         return self.state
 
     def stop(self) -> None:
