@@ -1,14 +1,21 @@
 """Restore N objects into an empty sandbox, and time `kubectl create -f` on the same manifests.
 
     python tests/benchmarks/bench_restore.py                       # 1000 and 10000 objects
-    python tests/benchmarks/bench_restore.py --objects 1000 --workers 16
+    python tests/benchmarks/bench_restore.py --objects 1000 --workers 16 --repeat 3
     python tests/benchmarks/bench_restore.py --kubeconfig K        # an existing cluster
 
 One fresh sandbox per size. The manifests (ConfigMaps, Secrets, ServiceAccounts and
 Services, in one namespace) are written once as a backup archive in a file://
-location and once as a YAML file. `backupctl`'s engine restores the backup into
-namespace bench-restore (a namespace mapping); kubectl creates the same objects in
-namespace bench-kubectl. kubectl runs first, so the restore meets the larger etcd.
+location and once as a YAML file. Each round, `backupctl`'s engine restores the
+backup into a fresh namespace (a namespace mapping) and kubectl creates the same
+objects in another; the order alternates between rounds, so neither always meets
+the larger etcd. Medians over the rounds are reported.
+
+CPU accounting (sandbox only): the CPU seconds the client and the sandbox's server
+processes (etcd, kube-apiserver, controller-manager, scheduler, kwok) spend in each
+timed window. When the machine is CPU-bound, no client can restore faster than
+server CPU / cores, so `ceiling` = kubectl's time / (the restore's server CPU /
+cores) bounds the speedup any client could reach on this machine.
 """
 
 from __future__ import annotations
@@ -16,6 +23,9 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import os
+import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -126,70 +136,151 @@ def count(kube: KubeClient, namespace: str) -> int:
     )
 
 
-def bench(n: int, kubeconfig: Path, workers: int) -> JSON:
+class Cpu:
+    """CPU seconds (user + system) of this process, its reaped children and the server pids."""
+
+    def __init__(self, server_pids: dict[str, int]) -> None:
+        self.server_pids = server_pids
+
+    def sample(self) -> dict[str, float]:
+        me = resource.getrusage(resource.RUSAGE_SELF)
+        kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+        out = {
+            "self": me.ru_utime + me.ru_stime,
+            "children": kids.ru_utime + kids.ru_stime,
+        }
+        tick = os.sysconf("SC_CLK_TCK")
+        for name, pid in self.server_pids.items():
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            out[name] = (int(fields[11]) + int(fields[12])) / tick
+        return out
+
+    @staticmethod
+    def spent(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+        return {k: after[k] - before.get(k, 0.0) for k in after}
+
+    def servers(self, spent: dict[str, float]) -> float:
+        return sum(v for k, v in spent.items() if k in self.server_pids)
+
+
+def timed(cpu: Cpu, run: Any) -> tuple[float, dict[str, float]]:
+    before = cpu.sample()
+    started = time.monotonic()
+    run()
+    elapsed = time.monotonic() - started
+    return elapsed, Cpu.spent(before, cpu.sample())
+
+
+def kubectl_create(kubeconfig: Path, manifests_file: Path) -> None:
     kubectl = binaries.binary_dir("kubernetes") / "kubectl"
+    subprocess.run(
+        [str(kubectl), f"--kubeconfig={kubeconfig}", "create", "-f", str(manifests_file)],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+
+
+def bench(n: int, kubeconfig: Path, workers: int, repeat: int, cpu: Cpu) -> JSON:
+    rounds: list[JSON] = []
+    kube = KubeClient.from_kubeconfig(kubeconfig)
     with tempfile.TemporaryDirectory(prefix="bench-restore-") as tmp:
         root = Path(tmp)
         source = manifests(n, SOURCE_NS)
         (root / "location").mkdir()
         write_backup(root / "location", source)
-        docs = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "bench-kubectl"}}]
-        docs += [{**o, "metadata": {**o["metadata"], "namespace": "bench-kubectl"}} for o in source]
-        (root / "objects.yaml").write_text(yaml.safe_dump_all(docs))
-
-        started = time.monotonic()
-        subprocess.run(
-            [
-                str(kubectl),
-                f"--kubeconfig={kubeconfig}",
-                "create",
-                "-f",
-                str(root / "objects.yaml"),
-            ],
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
-        kubectl_s = time.monotonic() - started
-
-        kube = KubeClient.from_kubeconfig(kubeconfig)
         location = open_location((root / "location").as_uri())
-        spec = RestoreSpec(backup_name="bench", namespace_mappings={SOURCE_NS: "bench-restore"})
-        started = time.monotonic()
-        restore = execute(f"bench-{n}", spec, kube=kube, location=location, workers=workers).restore
-        restore_s = time.monotonic() - started
-        created = count(kube, "bench-restore")
-        assert count(kube, "bench-kubectl") == n, "kubectl did not create every object"
-        assert created == n, f"the restore created {created} of {n} objects"
-        assert restore.status.phase is Phase.completed, restore.status.errors[:3]
-    return {
+        for r in range(repeat):
+            via_kubectl, via_restore = f"bench-kubectl-{r}", f"bench-restore-{r}"
+            docs = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": via_kubectl}}]
+            docs += [{**o, "metadata": {**o["metadata"], "namespace": via_kubectl}} for o in source]
+            manifests_file = root / f"objects-{r}.yaml"
+            manifests_file.write_text(yaml.safe_dump_all(docs))
+            spec = RestoreSpec(backup_name="bench", namespace_mappings={SOURCE_NS: via_restore})
+            outcome: list[Any] = []
+
+            def restore(spec: RestoreSpec = spec, r: int = r, outcome: list[Any] = outcome) -> None:
+                outcome.append(
+                    execute(f"bench-{n}-{r}", spec, kube=kube, location=location, workers=workers)
+                )
+
+            def create(manifests_file: Path = manifests_file) -> None:
+                kubectl_create(kubeconfig, manifests_file)
+
+            if r % 2 == 0:
+                kubectl_s, kubectl_cpu = timed(cpu, create)
+                restore_s, restore_cpu = timed(cpu, restore)
+            else:
+                restore_s, restore_cpu = timed(cpu, restore)
+                kubectl_s, kubectl_cpu = timed(cpu, create)
+            status = outcome[0].restore.status
+            assert status.phase is Phase.completed, status.errors[:3]
+            created = count(kube, via_restore)
+            assert count(kube, via_kubectl) == n, "kubectl did not create every object"
+            assert created == n, f"the restore created {created} of {n} objects"
+            rounds.append(
+                {
+                    "restore_s": restore_s,
+                    "kubectl_s": kubectl_s,
+                    "restore_client_cpu_s": restore_cpu["self"],
+                    "kubectl_client_cpu_s": kubectl_cpu["children"],
+                    "restore_server_cpu_s": cpu.servers(restore_cpu),
+                    "kubectl_server_cpu_s": cpu.servers(kubectl_cpu),
+                    "restore_apiserver_cpu_s": restore_cpu.get("kube-apiserver", 0.0),
+                }
+            )
+    median = {k: statistics.median(r[k] for r in rounds) for k in rounds[0]}
+    cores = len(os.sched_getaffinity(0))
+    result: JSON = {
         "objects": n,
         "mix": ",".join(f"{r}={share:.0%}" for _, r, share in MIX),
         "workers": workers,
-        "restore_s": round(restore_s, 2),
-        "kubectl_create_s": round(kubectl_s, 2),
-        "restore_per_s": round(n / restore_s),
-        "kubectl_per_s": round(n / kubectl_s),
-        "speedup": round(kubectl_s / restore_s, 2),
+        "rounds": repeat,
+        "restore_s": round(median["restore_s"], 2),
+        "kubectl_create_s": round(median["kubectl_s"], 2),
+        "restore_per_s": round(n / median["restore_s"]),
+        "kubectl_per_s": round(n / median["kubectl_s"]),
+        "speedup": round(median["kubectl_s"] / median["restore_s"], 2),
+        "speedups": [round(r["kubectl_s"] / r["restore_s"], 2) for r in rounds],
     }
+    if cpu.server_pids:
+        server = median["restore_server_cpu_s"]
+        result |= {
+            "cores": cores,
+            "restore_client_cpu_ms_per_object": round(median["restore_client_cpu_s"] / n * 1e3, 3),
+            "kubectl_client_cpu_ms_per_object": round(median["kubectl_client_cpu_s"] / n * 1e3, 3),
+            "restore_server_cpu_ms_per_object": round(server / n * 1e3, 3),
+            "kubectl_server_cpu_ms_per_object": round(median["kubectl_server_cpu_s"] / n * 1e3, 3),
+            "restore_apiserver_cpu_ms_per_object": round(
+                median["restore_apiserver_cpu_s"] / n * 1e3, 3
+            ),
+            "ceiling": round(median["kubectl_s"] / (server / cores), 2),
+        }
+    return result
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--objects", type=int, nargs="+", default=[1000, 10000])
     parser.add_argument("--workers", type=int, default=16)
+    parser.add_argument("--repeat", type=int, default=3, help="rounds per size (median)")
     parser.add_argument("--kubeconfig", type=Path, help="use this cluster instead of a sandbox")
     parser.add_argument("--mix", default=DEFAULT_MIX, help=f"resource=share,... ({DEFAULT_MIX})")
     args = parser.parse_args()
     MIX[:] = parse_mix(args.mix)
     for n in args.objects:
         if args.kubeconfig:
-            result = bench(n, args.kubeconfig, args.workers)
+            result = bench(n, args.kubeconfig, args.workers, args.repeat, Cpu({}))
         else:
             with (
                 tempfile.TemporaryDirectory(prefix="bench-sandbox-") as tmp,
                 Sandbox(Path(tmp) / "sandbox", name="bench") as box,
             ):
-                result = bench(n, box.kubeconfig, args.workers)
+                assert box.state is not None
+                cpu = Cpu(dict(box.state.pids))
+                result = bench(n, box.kubeconfig, args.workers, args.repeat, cpu)
         print(json.dumps(result), flush=True)
 
 
