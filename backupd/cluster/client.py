@@ -90,7 +90,14 @@ class KubeClient:
         if configuration.cert_file:
             tls["cert_file"] = configuration.cert_file
             tls["key_file"] = configuration.key_file
-        self._pool = urllib3.PoolManager(num_pools=4, maxsize=pool_size, block=True, **tls)
+        # One host, so one connection pool: no PoolManager lookup per request.
+        url = urllib3.util.parse_url(self.host)
+        if url.scheme != "https":
+            tls = {}
+        self._pool = urllib3.connection_from_url(self.host, maxsize=pool_size, block=True, **tls)
+        self._timeout = urllib3.Timeout(connect=5.0, read=timeout)
+        # a server URL may carry a path (an API proxy's https://proxy/k8s/clusters/c-1)
+        self._prefix = (url.path or "").rstrip("/")
 
     @classmethod
     def from_kubeconfig(
@@ -99,7 +106,7 @@ class KubeClient:
         return cls(_load_configuration(kubeconfig, context))
 
     def close(self) -> None:
-        self._pool.clear()
+        self._pool.close()
 
     def __enter__(self) -> KubeClient:
         return self
@@ -122,10 +129,6 @@ class KubeClient:
             headers["Authorization"] = token
         return headers
 
-    def url(self, path: str, params: Mapping[str, Any] | None = None) -> str:
-        query = {k: v for k, v in (params or {}).items() if v is not None}
-        return f"{self.host}{path}" + (f"?{urlencode(query)}" if query else "")
-
     def open(
         self,
         method: str,
@@ -138,17 +141,20 @@ class KubeClient:
         accept: str = "application/json",
     ) -> urllib3.BaseHTTPResponse:
         """Send a request; return the unread response. Retries transient failures."""
-        url = self.url(path, params)
+        query = {k: v for k, v in (params or {}).items() if v is not None}
+        target = self._prefix + path + (f"?{urlencode(query)}" if query else "")
+        deadline = self._timeout if timeout is None else urllib3.Timeout(connect=5.0, read=timeout)
         for attempt in range(1, _MAX_ATTEMPTS + 1):
             try:
-                resp = self._pool.request(
+                resp = self._pool.urlopen(
                     method,
-                    url,
+                    target,
                     body=body,
                     headers=self._headers(content_type if body is not None else None, accept),
                     preload_content=False,
                     retries=False,
-                    timeout=urllib3.Timeout(connect=5.0, read=timeout or self.timeout),
+                    timeout=deadline,
+                    redirect=False,
                 )
             except (urllib3.exceptions.HTTPError, OSError) as e:
                 if attempt == _MAX_ATTEMPTS:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from backupd.api.restore import Outcome
 from backupd.cluster.discovery import ApiResource
 from backupd.errors import ClusterConflict, ClusterNotFound, ClusterUnreachable
@@ -124,3 +126,28 @@ def test_an_unreachable_server_fails_fast_instead_of_retrying_every_item() -> No
     outcomes = run(kube, namespace("shop"), *objects)
     assert set(outcomes.values()) == {Outcome.failed}
     assert kube.attempts == 1  # the Namespace; then the restore stopped trying
+
+
+def test_every_item_of_a_large_tier_gets_exactly_one_result() -> None:
+    kube = FakeKube()
+    s = spec()
+    objects = [namespace("shop"), *(configmap(f"c{i:03d}") for i in range(300))]
+    pairs = [(entry(o), o) for o in objects]
+    the_plan = plan(pairs, select_entries([e for e, _ in pairs], s), s)
+    targets = FakeTargets(CONFIGMAPS, NAMESPACES)
+    results = Applier(kube, targets, s, workers=8).apply(the_plan)  # type: ignore[arg-type]
+    assert sorted(r.name for r in results) == sorted(o["metadata"]["name"] for o in objects)
+    assert {r.outcome for r in results} == {Outcome.created}
+    assert len(kube.objects) == 301
+
+
+class BuggyKube(FakeKube):
+    def request(self, method: str, path: str, *, body: JSON, **kw: Any) -> JSON:
+        if body["metadata"]["name"] == "c7":
+            raise RuntimeError("a bug, not a cluster error")
+        return super().request(method, path, body=body, **kw)
+
+
+def test_a_bug_in_a_worker_is_raised_not_lost() -> None:
+    with pytest.raises(RuntimeError, match="a bug"):
+        run(BuggyKube(), namespace("shop"), *(configmap(f"c{i}") for i in range(20)))
