@@ -6,10 +6,15 @@
 
 One fresh sandbox per size. The manifests (ConfigMaps, Secrets, ServiceAccounts and
 Services, in one namespace) are written once as a backup archive in a file://
-location and once as a YAML file. Each round, `backupctl`'s engine restores the
-backup into a fresh namespace (a namespace mapping) and kubectl creates the same
-objects in another; the order alternates between rounds, so neither always meets
-the larger etcd. Medians over the rounds are reported.
+location and once as a YAML file. Each round, each contender creates the same
+objects in a fresh namespace of its own:
+- `kubectl create -f` on the YAML file (the baseline);
+- `backupctl`'s restore engine, restoring the backup with a namespace mapping;
+- the floor: deploy/localcluster/kubernetes/createfloor, a Go client-go program
+  sending protobuf from the same number of workers with no rate limit; the fastest
+  any client could be here (skip it with --no-floor).
+The order rotates between rounds, so no contender always meets the largest etcd.
+Medians over the rounds are reported.
 
 CPU accounting (sandbox only): the CPU seconds the client and the sandbox's server
 processes (etcd, kube-apiserver, controller-manager, scheduler, kwok) spend in each
@@ -22,14 +27,17 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import hashlib
 import json
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +47,7 @@ import yaml
 REPO_ROOT = Path(__file__).resolve().parents[2]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
+
 
 from backupd.api.backup import Backup  # noqa: E402
 from backupd.api.common import ObjectMeta, Phase, StoredObject  # noqa: E402
@@ -183,7 +192,45 @@ def kubectl_create(kubeconfig: Path, manifests_file: Path) -> None:
     )
 
 
-def bench(n: int, kubeconfig: Path, workers: int, repeat: int, cpu: Cpu) -> JSON:
+FLOOR_MODULE = REPO_ROOT / "deploy" / "localcluster" / "kubernetes"
+
+
+def floor_binary() -> Path:
+    """Build createfloor once into the binary cache, keyed by its source and go.sum."""
+    go = shutil.which("go")
+    if go is None:
+        raise SystemExit("the floor needs Go on PATH (or run with --no-floor)")
+    version = subprocess.run([go, "env", "GOVERSION"], capture_output=True, text=True).stdout
+    digest = hashlib.sha256(version.encode())
+    for part in ("createfloor/main.go", "go.mod", "go.sum"):
+        digest.update((FLOOR_MODULE / part).read_bytes())
+    target = binaries.cache_root() / "bin" / f"createfloor-{digest.hexdigest()[:12]}"
+    if not target.exists():
+        staging = target.with_name(f"{target.name}.tmp{os.getpid()}")
+        subprocess.run(
+            [go, "build", "-trimpath", "-o", str(staging), "./createfloor"],
+            cwd=FLOOR_MODULE,
+            check=True,
+            env=dict(os.environ, CGO_ENABLED="0"),
+        )
+        staging.rename(target)
+    return target
+
+
+def floor_create(floor: Path, kubeconfig: Path, ndjson: Path, workers: int, n: int) -> None:
+    out = subprocess.run(
+        [str(floor), str(kubeconfig), str(ndjson), str(workers)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    report = json.loads(out.stdout)
+    assert report["errors"] == 0 and report["created"] == n + 1, out.stderr[-500:]
+
+
+def bench(
+    n: int, kubeconfig: Path, workers: int, repeat: int, cpu: Cpu, floor: Path | None
+) -> JSON:
     rounds: list[JSON] = []
     kube = KubeClient.from_kubeconfig(kubeconfig)
     with tempfile.TemporaryDirectory(prefix="bench-restore-") as tmp:
@@ -193,12 +240,20 @@ def bench(n: int, kubeconfig: Path, workers: int, repeat: int, cpu: Cpu) -> JSON
         write_backup(root / "location", source)
         location = open_location((root / "location").as_uri())
         for r in range(repeat):
-            via_kubectl, via_restore = f"bench-kubectl-{r}", f"bench-restore-{r}"
-            docs = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": via_kubectl}}]
-            docs += [{**o, "metadata": {**o["metadata"], "namespace": via_kubectl}} for o in source]
+            ns = {c: f"bench-{c}-{r}" for c in ("kubectl", "restore", "floor")}
+            docs = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns["kubectl"]}}]
+            docs += [
+                {**o, "metadata": {**o["metadata"], "namespace": ns["kubectl"]}} for o in source
+            ]
             manifests_file = root / f"objects-{r}.yaml"
             manifests_file.write_text(yaml.safe_dump_all(docs))
-            spec = RestoreSpec(backup_name="bench", namespace_mappings={SOURCE_NS: via_restore})
+            ndjson = root / f"objects-{r}.ndjson"
+            with ndjson.open("wb") as f:
+                f.write(orjson.dumps({**docs[0], "metadata": {"name": ns["floor"]}}) + b"\n")
+                for o in source:
+                    meta = {**o["metadata"], "namespace": ns["floor"]}
+                    f.write(orjson.dumps({**o, "metadata": meta}) + b"\n")
+            spec = RestoreSpec(backup_name="bench", namespace_mappings={SOURCE_NS: ns["restore"]})
             outcome: list[Any] = []
 
             def restore(spec: RestoreSpec = spec, r: int = r, outcome: list[Any] = outcome) -> None:
@@ -206,24 +261,31 @@ def bench(n: int, kubeconfig: Path, workers: int, repeat: int, cpu: Cpu) -> JSON
                     execute(f"bench-{n}-{r}", spec, kube=kube, location=location, workers=workers)
                 )
 
-            def create(manifests_file: Path = manifests_file) -> None:
-                kubectl_create(kubeconfig, manifests_file)
-
-            if r % 2 == 0:
-                kubectl_s, kubectl_cpu = timed(cpu, create)
-                restore_s, restore_cpu = timed(cpu, restore)
-            else:
-                restore_s, restore_cpu = timed(cpu, restore)
-                kubectl_s, kubectl_cpu = timed(cpu, create)
+            contenders: dict[str, Callable[[], None]] = {
+                "kubectl": lambda f=manifests_file: kubectl_create(kubeconfig, f),
+                "restore": restore,
+            }
+            if floor is not None:
+                contenders["floor"] = lambda f=ndjson: floor_create(
+                    floor, kubeconfig, f, workers, n
+                )
+            order = list(contenders)
+            order = order[r % len(order) :] + order[: r % len(order)]
+            measured = {name: timed(cpu, contenders[name]) for name in order}
             status = outcome[0].restore.status
             assert status.phase is Phase.completed, status.errors[:3]
-            created = count(kube, via_restore)
-            assert count(kube, via_kubectl) == n, "kubectl did not create every object"
-            assert created == n, f"the restore created {created} of {n} objects"
+            for name in contenders:
+                created = count(kube, ns[name])
+                assert created == n, f"{name} created {created} of {n} objects"
+            (restore_s, restore_cpu), (kubectl_s, kubectl_cpu) = (
+                measured["restore"],
+                measured["kubectl"],
+            )
             rounds.append(
                 {
                     "restore_s": restore_s,
                     "kubectl_s": kubectl_s,
+                    "floor_s": measured["floor"][0] if "floor" in measured else 0.0,
                     "restore_client_cpu_s": restore_cpu["self"],
                     "kubectl_client_cpu_s": kubectl_cpu["children"],
                     "restore_server_cpu_s": cpu.servers(restore_cpu),
@@ -245,6 +307,11 @@ def bench(n: int, kubeconfig: Path, workers: int, repeat: int, cpu: Cpu) -> JSON
         "speedup": round(median["kubectl_s"] / median["restore_s"], 2),
         "speedups": [round(r["kubectl_s"] / r["restore_s"], 2) for r in rounds],
     }
+    if floor is not None:
+        result |= {
+            "floor_s": round(median["floor_s"], 2),
+            "floor_speedup": round(median["kubectl_s"] / median["floor_s"], 2),
+        }
     if cpu.server_pids:
         server = median["restore_server_cpu_s"]
         result |= {
@@ -266,13 +333,15 @@ def main() -> None:
     parser.add_argument("--objects", type=int, nargs="+", default=[1000, 10000])
     parser.add_argument("--workers", type=int, default=16)
     parser.add_argument("--repeat", type=int, default=3, help="rounds per size (median)")
+    parser.add_argument("--no-floor", action="store_true", help="skip the Go client-go floor")
     parser.add_argument("--kubeconfig", type=Path, help="use this cluster instead of a sandbox")
     parser.add_argument("--mix", default=DEFAULT_MIX, help=f"resource=share,... ({DEFAULT_MIX})")
     args = parser.parse_args()
     MIX[:] = parse_mix(args.mix)
+    floor = None if args.no_floor else floor_binary()
     for n in args.objects:
         if args.kubeconfig:
-            result = bench(n, args.kubeconfig, args.workers, args.repeat, Cpu({}))
+            result = bench(n, args.kubeconfig, args.workers, args.repeat, Cpu({}), floor)
         else:
             with (
                 tempfile.TemporaryDirectory(prefix="bench-sandbox-") as tmp,
@@ -280,7 +349,7 @@ def main() -> None:
             ):
                 assert box.state is not None
                 cpu = Cpu(dict(box.state.pids))
-                result = bench(n, box.kubeconfig, args.workers, args.repeat, cpu)
+                result = bench(n, box.kubeconfig, args.workers, args.repeat, cpu, floor)
         print(json.dumps(result), flush=True)
 
 
