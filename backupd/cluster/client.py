@@ -2,8 +2,8 @@
 
 Requests return raw JSON (dicts), never client model objects. Credentials come from
 a kubeconfig (file, context) or the in-cluster service account, loaded by the
-kubernetes package's config loader; requests go through our own urllib3 pool, so
-paged LISTs can be streamed and many workers can share one connection pool.
+kubernetes package's config loader; requests go through our own keep-alive pool
+(cluster/http.py), which many workers share.
 
 Retries with backoff for 429, 5xx and connection failures live here; errors are
 wrapped into the backupd hierarchy (see errors.py) with the server's message, cut
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import random
+import ssl
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -21,10 +22,10 @@ from typing import Any
 from urllib.parse import urlencode
 
 import orjson
-import urllib3
 from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
 
+from backupd.cluster.http import HttpPool, Response
 from backupd.errors import (
     ClusterConflict,
     ClusterError,
@@ -71,6 +72,27 @@ def _load_configuration(
     return cfg
 
 
+def _ssl_context(cfg: k8s_client.Configuration) -> ssl.SSLContext:
+    """Verification and client certificate as the kubeconfig says."""
+    if cfg.verify_ssl:
+        try:
+            ctx = ssl.create_default_context(cafile=cfg.ssl_ca_cert or None)
+        except (OSError, ssl.SSLError) as e:
+            raise UserInputError(f"cannot load the CA certificate {cfg.ssl_ca_cert}: {e}") from e
+        ctx.check_hostname = cfg.assert_hostname is not False
+    else:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    if cfg.cert_file:
+        try:
+            # an empty password instead of OpenSSL's interactive prompt for an encrypted key
+            ctx.load_cert_chain(cfg.cert_file, cfg.key_file, password=lambda: b"")
+        except (OSError, ssl.SSLError) as e:
+            raise UserInputError(f"cannot load the client certificate {cfg.cert_file}: {e}") from e
+    return ctx
+
+
 class KubeClient:
     """A small, thread-safe HTTP client for one API server."""
 
@@ -80,24 +102,16 @@ class KubeClient:
         self.configuration = configuration
         self.host = configuration.host.rstrip("/")
         self.timeout = timeout
-        tls: dict[str, Any] = {}
-        if configuration.verify_ssl:
-            tls["cert_reqs"] = "CERT_REQUIRED"
-            if configuration.ssl_ca_cert:
-                tls["ca_certs"] = configuration.ssl_ca_cert
-        else:
-            tls["cert_reqs"] = "CERT_NONE"
-        if configuration.cert_file:
-            tls["cert_file"] = configuration.cert_file
-            tls["key_file"] = configuration.key_file
-        # One host, so one connection pool: no PoolManager lookup per request.
-        url = urllib3.util.parse_url(self.host)
-        if url.scheme != "https":
-            tls = {}
-        self._pool = urllib3.connection_from_url(self.host, maxsize=pool_size, block=True, **tls)
-        self._timeout = urllib3.Timeout(connect=5.0, read=timeout)
-        # a server URL may carry a path (an API proxy's https://proxy/k8s/clusters/c-1)
-        self._prefix = (url.path or "").rstrip("/")
+        secure = self.host.startswith("https://")
+        try:
+            self._pool = HttpPool(
+                self.host,
+                ssl_context=_ssl_context(configuration) if secure else None,
+                server_hostname=getattr(configuration, "tls_server_name", None) or None,
+                size=pool_size,
+            )
+        except ValueError as e:
+            raise UserInputError(f"the API server address is not usable: {e}") from e
 
     @classmethod
     def from_kubeconfig(
@@ -116,7 +130,7 @@ class KubeClient:
 
     # -- low level ----------------------------------------------------------
     def _headers(self, content_type: str | None, accept: str) -> dict[str, str]:
-        headers = {"Accept": accept, "User-Agent": "backupd/0.1"}
+        headers = {"User-Agent": "backupd/0.1", "Accept": accept}
         if content_type:
             headers["Content-Type"] = content_type
         cfg = self.configuration
@@ -139,24 +153,26 @@ class KubeClient:
         content_type: str | None = None,
         timeout: float | None = None,
         accept: str = "application/json",
-    ) -> urllib3.BaseHTTPResponse:
-        """Send a request; return the unread response. Retries transient failures."""
+    ) -> Response:
+        """Send a request; return the (successful) response. Retries transient failures."""
         query = {k: v for k, v in (params or {}).items() if v is not None}
-        target = self._prefix + path + (f"?{urlencode(query)}" if query else "")
-        deadline = self._timeout if timeout is None else urllib3.Timeout(connect=5.0, read=timeout)
+        target = path + (f"?{urlencode(query)}" if query else "")
         for attempt in range(1, _MAX_ATTEMPTS + 1):
             try:
-                resp = self._pool.urlopen(
+                resp = self._pool.request(
                     method,
                     target,
-                    body=body,
                     headers=self._headers(content_type if body is not None else None, accept),
-                    preload_content=False,
-                    retries=False,
-                    timeout=deadline,
-                    redirect=False,
+                    body=body,
+                    timeout=timeout or self.timeout,
                 )
-            except (urllib3.exceptions.HTTPError, OSError) as e:
+            except ssl.SSLCertVerificationError as e:
+                raise ClusterUnreachable(
+                    f"the Kubernetes API server at {self.host} failed TLS verification: "
+                    f"{e.verify_message or e.reason}",
+                    hint="check the kubeconfig's certificate-authority and server",
+                ) from e
+            except OSError as e:
                 if attempt == _MAX_ATTEMPTS:
                     raise ClusterUnreachable(
                         f"cannot reach the Kubernetes API server at {self.host} "
@@ -166,19 +182,15 @@ class KubeClient:
                 _backoff(attempt)
                 continue
             if resp.status in _RETRY_STATUSES and attempt < _MAX_ATTEMPTS:
-                delay = _retry_after(resp)
-                resp.drain_conn()
-                resp.release_conn()
-                _backoff(attempt, delay)
+                _backoff(attempt, _retry_after(resp))
                 continue
             if resp.status >= 400:
                 raise self._error(method, path, resp)
             return resp
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _error(self, method: str, path: str, resp: urllib3.BaseHTTPResponse) -> ClusterError:
-        raw = resp.read(65536)
-        resp.release_conn()
+    def _error(self, method: str, path: str, resp: Response) -> ClusterError:
+        raw = resp.data[:65536]
         message = raw.decode(errors="replace")[:300]
         reason = ""
         try:
@@ -217,11 +229,7 @@ class KubeClient:
             timeout=timeout,
             accept=accept,
         )
-        try:
-            raw = resp.read()
-        finally:
-            resp.release_conn()
-        result: JSON = orjson.loads(raw) if raw else {}
+        result: JSON = orjson.loads(resp.data) if resp.data else {}
         return result
 
     def get(self, path: str, **params: Any) -> JSON:
@@ -237,8 +245,8 @@ class KubeClient:
         return self.request("DELETE", path, params=params)
 
 
-def _retry_after(resp: urllib3.BaseHTTPResponse) -> float | None:
-    value = resp.headers.get("Retry-After")
+def _retry_after(resp: Response) -> float | None:
+    value = resp.headers.get("retry-after")
     try:
         return min(float(value), 10.0) if value else None
     except ValueError:

@@ -52,10 +52,7 @@ def list_pages(
             restarts += 1
             token = None  # start over; skip what was already yielded
             continue
-        try:
-            page = orjson.loads(resp.read())
-        finally:
-            resp.release_conn()
+        page = orjson.loads(resp.data)
         items: list[JSON] = page.get("items") or []
         if restarts and last is not None:
             items = [i for i in items if _position(i) > last]
