@@ -4,17 +4,17 @@
     python tests/benchmarks/bench_restore.py --objects 1000 --workers 16 --repeat 3
     python tests/benchmarks/bench_restore.py --kubeconfig K        # an existing cluster
 
-One fresh sandbox per size. The manifests (ConfigMaps, Secrets, ServiceAccounts and
-Services, in one namespace) are written once as a backup archive in a file://
-location and once as a YAML file. Each round, each contender creates the same
-objects in a fresh namespace of its own:
+The manifests (ConfigMaps, Secrets, ServiceAccounts and Services, in one namespace)
+are written once as a backup archive in a file:// location, and as the YAML or
+JSON lines the other contenders read. Each round, each contender creates the same
+objects into an empty sandbox of its own (started before its clock starts):
 - `kubectl create -f` on the YAML file (the baseline);
 - `backupctl`'s restore engine, restoring the backup with a namespace mapping;
 - the floor: deploy/localcluster/kubernetes/createfloor, a Go client-go program
   sending protobuf from the same number of workers with no rate limit; the fastest
   any client could be here (skip it with --no-floor).
-The order rotates between rounds, so no contender always meets the largest etcd.
-Medians over the rounds are reported.
+The order rotates between rounds; medians over the rounds are reported. With
+--kubeconfig every contender shares that cluster, each in a namespace of its own.
 
 CPU accounting (sandbox only): the CPU seconds the client and the sandbox's server
 processes (etcd, kube-apiserver, controller-manager, scheduler, kwok) spend in each
@@ -26,7 +26,9 @@ cores) bounds the speedup any client could reach on this machine.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
+import functools
 import hashlib
 import json
 import os
@@ -37,7 +39,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +63,8 @@ from backupd.storage.layout import BackupKeys  # noqa: E402
 from backupd.storage.location import open_location  # noqa: E402
 
 JSON = dict[str, Any]
+# the N objects of the size being measured (namespace bench)
+SOURCE: list[JSON] = []
 SOURCE_NS = "bench"
 KINDS = {
     "configmaps": "ConfigMap",
@@ -167,6 +171,17 @@ class Cpu:
             out[name] = (int(fields[11]) + int(fields[12])) / tick
         return out
 
+    def settle(self, window: float = 0.5, idle: float = 0.1, timeout: float = 60.0) -> None:
+        """Wait until the servers are quiet: a new sandbox's controllers work for a while."""
+        deadline = time.monotonic() + timeout
+        before = self.sample()
+        while time.monotonic() < deadline:
+            time.sleep(window)
+            after = self.sample()
+            if self.servers(Cpu.spent(before, after)) < idle * window:
+                return
+            before = after
+
     @staticmethod
     def spent(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
         return {k: after[k] - before.get(k, 0.0) for k in after}
@@ -228,103 +243,109 @@ def floor_create(floor: Path, kubeconfig: Path, ndjson: Path, workers: int, n: i
     assert report["errors"] == 0 and report["created"] == n + 1, out.stderr[-500:]
 
 
-def bench(
-    n: int, kubeconfig: Path, workers: int, repeat: int, cpu: Cpu, floor: Path | None
+@contextlib.contextmanager
+def empty_cluster(kubeconfig: Path | None) -> Iterator[tuple[Path, Cpu]]:
+    """A fresh sandbox (or the given cluster), and CPU accounting for its servers."""
+    if kubeconfig is not None:
+        yield kubeconfig, Cpu({})
+        return
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-sandbox-") as tmp,
+        Sandbox(Path(tmp) / "sandbox", name="bench") as box,
+    ):
+        assert box.state is not None
+        cpu = Cpu(dict(box.state.pids))
+        cpu.settle()
+        yield box.kubeconfig, cpu
+
+
+def run_contender(
+    name: str,
+    r: int,
+    n: int,
+    root: Path,
+    kubeconfig: Path,
+    cpu: Cpu,
+    workers: int,
+    floor: Path | None,
 ) -> JSON:
-    rounds: list[JSON] = []
+    """Round r: create the N objects one way into namespace bench-<name>-<r>; time it."""
+    namespace = f"bench-{name}-{r}"
+    ns_doc = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}
+    docs = [ns_doc, *({**o, "metadata": {**o["metadata"], "namespace": namespace}} for o in SOURCE)]
     kube = KubeClient.from_kubeconfig(kubeconfig)
+    outcome: list[Any] = []
+    run: Callable[[], None]
+    if name == "kubectl":
+        manifests_file = root / "objects.yaml"
+        manifests_file.write_text(yaml.safe_dump_all(docs))
+        run = functools.partial(kubectl_create, kubeconfig, manifests_file)
+    elif name == "floor":
+        assert floor is not None
+        ndjson = root / "objects.ndjson"
+        ndjson.write_bytes(b"".join(orjson.dumps(d) + b"\n" for d in docs))
+        run = functools.partial(floor_create, floor, kubeconfig, ndjson, workers, n)
+    else:
+        location = open_location((root / "location").as_uri())
+        spec = RestoreSpec(backup_name="bench", namespace_mappings={SOURCE_NS: namespace})
+
+        def run() -> None:
+            restore = execute(f"bench-{n}-{r}", spec, kube=kube, location=location, workers=workers)
+            outcome.append(restore)
+
+    seconds, spent = timed(cpu, run)
+    if outcome:
+        status = outcome[0].restore.status
+        assert status.phase is Phase.completed, status.errors[:3]
+    created = count(kube, namespace)
+    assert created == n, f"{name} created {created} of {n} objects"
+    client = spent["children"] if name != "restore" else spent["self"]
+    return {"seconds": seconds, "client_cpu": client, "server_cpu": cpu.servers(spent)}
+
+
+def bench(n: int, kubeconfig: Path | None, workers: int, repeat: int, floor: Path | None) -> JSON:
+    names = ["kubectl", "restore"] + (["floor"] if floor is not None else [])
+    runs: dict[str, list[JSON]] = {name: [] for name in names}
+    SOURCE[:] = manifests(n, SOURCE_NS)
     with tempfile.TemporaryDirectory(prefix="bench-restore-") as tmp:
         root = Path(tmp)
-        source = manifests(n, SOURCE_NS)
         (root / "location").mkdir()
-        write_backup(root / "location", source)
-        location = open_location((root / "location").as_uri())
+        write_backup(root / "location", SOURCE)
         for r in range(repeat):
-            ns = {c: f"bench-{c}-{r}" for c in ("kubectl", "restore", "floor")}
-            docs = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns["kubectl"]}}]
-            docs += [
-                {**o, "metadata": {**o["metadata"], "namespace": ns["kubectl"]}} for o in source
-            ]
-            manifests_file = root / f"objects-{r}.yaml"
-            manifests_file.write_text(yaml.safe_dump_all(docs))
-            ndjson = root / f"objects-{r}.ndjson"
-            with ndjson.open("wb") as f:
-                f.write(orjson.dumps({**docs[0], "metadata": {"name": ns["floor"]}}) + b"\n")
-                for o in source:
-                    meta = {**o["metadata"], "namespace": ns["floor"]}
-                    f.write(orjson.dumps({**o, "metadata": meta}) + b"\n")
-            spec = RestoreSpec(backup_name="bench", namespace_mappings={SOURCE_NS: ns["restore"]})
-            outcome: list[Any] = []
-
-            def restore(spec: RestoreSpec = spec, r: int = r, outcome: list[Any] = outcome) -> None:
-                outcome.append(
-                    execute(f"bench-{n}-{r}", spec, kube=kube, location=location, workers=workers)
-                )
-
-            contenders: dict[str, Callable[[], None]] = {
-                "kubectl": lambda f=manifests_file: kubectl_create(kubeconfig, f),
-                "restore": restore,
-            }
-            if floor is not None:
-                contenders["floor"] = lambda f=ndjson: floor_create(
-                    floor, kubeconfig, f, workers, n
-                )
-            order = list(contenders)
-            order = order[r % len(order) :] + order[: r % len(order)]
-            measured = {name: timed(cpu, contenders[name]) for name in order}
-            status = outcome[0].restore.status
-            assert status.phase is Phase.completed, status.errors[:3]
-            for name in contenders:
-                created = count(kube, ns[name])
-                assert created == n, f"{name} created {created} of {n} objects"
-            (restore_s, restore_cpu), (kubectl_s, kubectl_cpu) = (
-                measured["restore"],
-                measured["kubectl"],
-            )
-            rounds.append(
-                {
-                    "restore_s": restore_s,
-                    "kubectl_s": kubectl_s,
-                    "floor_s": measured["floor"][0] if "floor" in measured else 0.0,
-                    "restore_client_cpu_s": restore_cpu["self"],
-                    "kubectl_client_cpu_s": kubectl_cpu["children"],
-                    "restore_server_cpu_s": cpu.servers(restore_cpu),
-                    "kubectl_server_cpu_s": cpu.servers(kubectl_cpu),
-                    "restore_apiserver_cpu_s": restore_cpu.get("kube-apiserver", 0.0),
-                }
-            )
-    median = {k: statistics.median(r[k] for r in rounds) for k in rounds[0]}
-    cores = len(os.sched_getaffinity(0))
+            for name in names[r % len(names) :] + names[: r % len(names)]:
+                with empty_cluster(kubeconfig) as (target, cpu):
+                    runs[name].append(run_contender(name, r, n, root, target, cpu, workers, floor))
+    med = {
+        name: {k: statistics.median(x[k] for x in xs) for k in xs[0]} for name, xs in runs.items()
+    }
+    kubectl_s, restore_s = med["kubectl"]["seconds"], med["restore"]["seconds"]
     result: JSON = {
         "objects": n,
         "mix": ",".join(f"{r}={share:.0%}" for _, r, share in MIX),
         "workers": workers,
         "rounds": repeat,
-        "restore_s": round(median["restore_s"], 2),
-        "kubectl_create_s": round(median["kubectl_s"], 2),
-        "restore_per_s": round(n / median["restore_s"]),
-        "kubectl_per_s": round(n / median["kubectl_s"]),
-        "speedup": round(median["kubectl_s"] / median["restore_s"], 2),
-        "speedups": [round(r["kubectl_s"] / r["restore_s"], 2) for r in rounds],
+        "restore_s": round(restore_s, 2),
+        "kubectl_create_s": round(kubectl_s, 2),
+        "restore_per_s": round(n / restore_s),
+        "kubectl_per_s": round(n / kubectl_s),
+        "speedup": round(kubectl_s / restore_s, 2),
+        "speedups": [
+            round(k["seconds"] / x["seconds"], 2)
+            for k, x in zip(runs["kubectl"], runs["restore"], strict=True)
+        ],
     }
+    for name in names:
+        result[f"{name}_runs_s"] = [round(x["seconds"], 2) for x in runs[name]]
     if floor is not None:
-        result |= {
-            "floor_s": round(median["floor_s"], 2),
-            "floor_speedup": round(median["kubectl_s"] / median["floor_s"], 2),
-        }
-    if cpu.server_pids:
-        server = median["restore_server_cpu_s"]
-        result |= {
-            "cores": cores,
-            "restore_client_cpu_ms_per_object": round(median["restore_client_cpu_s"] / n * 1e3, 3),
-            "kubectl_client_cpu_ms_per_object": round(median["kubectl_client_cpu_s"] / n * 1e3, 3),
-            "restore_server_cpu_ms_per_object": round(server / n * 1e3, 3),
-            "kubectl_server_cpu_ms_per_object": round(median["kubectl_server_cpu_s"] / n * 1e3, 3),
-            "restore_apiserver_cpu_ms_per_object": round(
-                median["restore_apiserver_cpu_s"] / n * 1e3, 3
-            ),
-            "ceiling": round(median["kubectl_s"] / (server / cores), 2),
-        }
+        result["floor_s"] = round(med["floor"]["seconds"], 2)
+        result["floor_speedup"] = round(kubectl_s / med["floor"]["seconds"], 2)
+    if kubeconfig is None:
+        cores = len(os.sched_getaffinity(0))
+        for name in names:
+            for what in ("client_cpu", "server_cpu"):
+                result[f"{name}_{what}_ms_per_object"] = round(med[name][what] / n * 1e3, 3)
+        result["cores"] = cores
+        result["ceiling"] = round(kubectl_s / (med["restore"]["server_cpu"] / cores), 2)
     return result
 
 
@@ -340,16 +361,7 @@ def main() -> None:
     MIX[:] = parse_mix(args.mix)
     floor = None if args.no_floor else floor_binary()
     for n in args.objects:
-        if args.kubeconfig:
-            result = bench(n, args.kubeconfig, args.workers, args.repeat, Cpu({}), floor)
-        else:
-            with (
-                tempfile.TemporaryDirectory(prefix="bench-sandbox-") as tmp,
-                Sandbox(Path(tmp) / "sandbox", name="bench") as box,
-            ):
-                assert box.state is not None
-                cpu = Cpu(dict(box.state.pids))
-                result = bench(n, box.kubeconfig, args.workers, args.repeat, cpu, floor)
+        result = bench(n, args.kubeconfig, args.workers, args.repeat, floor)
         print(json.dumps(result), flush=True)
 
 

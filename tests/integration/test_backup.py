@@ -365,3 +365,29 @@ def test_an_unreachable_api_server_is_one_line(tmp_path: Path, cluster: Sandbox)
     assert not (tmp_path / "cli-store").exists() or not any(
         (tmp_path / "cli-store").rglob("backup.json")
     )
+
+
+def test_a_server_that_fails_tls_verification_is_one_line_at_once(
+    tmp_path: Path, cluster: Sandbox
+) -> None:
+    import time
+
+    import yaml
+
+    from backupd.sandbox import certs
+
+    other = certs.generate(tmp_path / "other-pki", service_ip="127.96.0.1")
+    config = yaml.safe_load(cluster.kubeconfig.read_text())
+    config["clusters"][0]["cluster"]["certificate-authority-data"] = base64.b64encode(
+        other.ca_cert.read_bytes()
+    ).decode()
+    wrong_ca = tmp_path / "wrong-ca.kubeconfig"
+    wrong_ca.write_text(yaml.safe_dump(config))
+    env = {**cli_env(tmp_path, cluster), "KUBECONFIG": str(wrong_ca)}
+    started = time.monotonic()
+    line = error_line(
+        backupctl("backup", "create", "untrusted", "--include-namespaces", "default", env=env)
+    )
+    assert "failed TLS verification" in line
+    assert time.monotonic() - started < 10  # no retries with backoff: it will not get better
+    assert not any((tmp_path / "cli-store").rglob("backup.json"))
