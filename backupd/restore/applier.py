@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import queue
 import re
 import threading
 from collections.abc import Callable
@@ -219,6 +220,7 @@ class Applier:
     def apply(
         self, plan: Plan, on_result: Callable[[ItemResult], None] | None = None
     ) -> list[ItemResult]:
+        """Apply tier by tier: a tier's items in parallel, the next tier after it."""
         self.pending_kinds = {
             crd_kind(i.obj) for i in plan.to_apply if i.tier == CRD_TIER and i.obj is not None
         }
@@ -229,48 +231,82 @@ class Applier:
             if on_result is not None:
                 on_result(r)
 
-        for tier, items in plan.tiers():
-            self._apply_tier(items, done)
-            if tier == CRD_TIER and not self.spec.dry_run:
-                self._crds_ready(items)
+        with _Workers(self.apply_item, done, self.workers) as workers:
+            for tier, items in plan.tiers():
+                workers.run(items)
+                if tier == CRD_TIER and not self.spec.dry_run:
+                    self._crds_ready(items)
         return results
-
-    def _apply_tier(self, items: list[PlannedItem], done: Callable[[ItemResult], None]) -> None:
-        """Apply one tier's items on up to `workers` threads; return when all are done.
-
-        Workers take the next item from a shared iterator and report under a lock: no
-        future per item, which at thousands of items costs more CPU than the requests.
-        """
-        pending = iter(items)
-        lock = threading.Lock()
-        failures: list[BaseException] = []
-
-        def work() -> None:
-            try:
-                while True:
-                    with lock:
-                        item = next(pending, None)
-                    if item is None:
-                        return
-                    r = self.apply_item(item)
-                    with lock:
-                        done(r)
-            except BaseException as e:  # a bug: re-raised below, not lost with the thread
-                failures.append(e)
-
-        threads = [
-            threading.Thread(target=work, name=f"restore-{n}", daemon=True)
-            for n in range(min(self.workers, len(items)))
-        ]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        if failures:
-            raise failures[0]
 
     def _crds_ready(self, items: list[PlannedItem]) -> None:
         crds = {i.ref.name: crd_kind(i.obj) for i in items if i.obj is not None}
         problems = self.targets.wait_established(crds)
         self.crd_problems = {crds[name]: problem for name, problem in problems.items()}
         self.targets.wait_served(kind for name, kind in crds.items() if name not in problems)
+
+
+class _Workers:
+    """Threads that apply items and report each result under one lock.
+
+    Started once for the whole restore; `run` hands them a tier and returns when every
+    item of it is reported. No future per item: at thousands of items, futures and
+    their wake-ups cost more CPU than the requests.
+    """
+
+    def __init__(
+        self,
+        apply: Callable[[PlannedItem], ItemResult],
+        done: Callable[[ItemResult], None],
+        workers: int,
+    ) -> None:
+        self._apply = apply
+        self._done = done
+        self._queue: queue.SimpleQueue[PlannedItem | None] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._tier_done = threading.Event()
+        self._remaining = 0
+        self._failures: list[BaseException] = []
+        self._threads = [
+            threading.Thread(target=self._work, name=f"restore-{n}", daemon=True)
+            for n in range(max(1, workers))
+        ]
+
+    def __enter__(self) -> _Workers:
+        for t in self._threads:
+            t.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        for _ in self._threads:
+            self._queue.put(None)
+        for t in self._threads:
+            t.join()
+
+    def _work(self) -> None:
+        while (item := self._queue.get()) is not None:
+            try:
+                r: ItemResult | None = self._apply(item)
+            except BaseException as e:  # a bug: re-raised by run(), not lost with the thread
+                r = None
+                self._failures.append(e)
+            with self._lock:
+                try:
+                    if r is not None:
+                        self._done(r)
+                except BaseException as e:  # the caller's callback: the same
+                    self._failures.append(e)
+                finally:
+                    self._remaining -= 1
+                    if self._remaining == 0:
+                        self._tier_done.set()
+
+    def run(self, items: list[PlannedItem]) -> None:
+        if not items:
+            return
+        self._tier_done.clear()
+        self._remaining = len(items)
+        for item in items:
+            self._queue.put(item)
+        self._tier_done.wait()
+        if self._failures:
+            raise self._failures[0]

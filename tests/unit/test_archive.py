@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+import io
 import tarfile
 from pathlib import Path
 
@@ -73,3 +75,34 @@ def test_a_truncated_archive_is_corrupt(tmp_path: Path) -> None:
     path.write_bytes(path.read_bytes()[:-40])
     with pytest.raises(ArchiveError):
         list(ArchiveReader(path).objects())
+
+
+@pytest.mark.parametrize("fmt", [tarfile.GNU_FORMAT, tarfile.PAX_FORMAT, tarfile.USTAR_FORMAT])
+def test_our_reader_reads_what_python_tarfile_writes(tmp_path: Path, fmt: int) -> None:
+    """Long names as GNU 'L' members, pax path records or the ustar prefix field."""
+    members = {
+        f"resources/configmaps/namespaces/{'a' * 63}/{'n' * 80}.json": b'{"a":1}',
+        "resources/configmaps/cluster/x.json": b"",
+        "short.json": b"x" * 1500,
+    }
+    if fmt != tarfile.USTAR_FORMAT:
+        members[f"resources/things/{'z' * 240}.json"] = b'{"long":true}'
+    path = tmp_path / "python.tar.gz"
+    with tarfile.open(path, "w:gz", format=fmt) as tar:
+        dir_info = tarfile.TarInfo("resources")
+        dir_info.type = tarfile.DIRTYPE
+        tar.addfile(dir_info)
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    assert dict(ArchiveReader(path)._members()) == members
+
+
+def test_a_header_with_a_bad_checksum_is_corrupt(tmp_path: Path) -> None:
+    path = tmp_path / "bad.tar.gz"
+    raw = bytearray(gzip.decompress(write(tmp_path, "gzip", CASES).read_bytes()))
+    raw[0] ^= 0x01  # the first member's name, under its header checksum
+    path.write_bytes(gzip.compress(bytes(raw)))
+    with pytest.raises(ArchiveError, match="bad checksum"):
+        ArchiveReader(path).index()

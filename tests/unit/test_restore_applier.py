@@ -151,3 +151,18 @@ class BuggyKube(FakeKube):
 def test_a_bug_in_a_worker_is_raised_not_lost() -> None:
     with pytest.raises(RuntimeError, match="a bug"):
         run(BuggyKube(), namespace("shop"), *(configmap(f"c{i}") for i in range(20)))
+
+
+def test_a_failing_result_callback_is_raised_not_a_hang() -> None:
+    s = spec()
+    objects = [namespace("shop"), *(configmap(f"c{i}") for i in range(20))]
+    pairs = [(entry(o), o) for o in objects]
+    the_plan = plan(pairs, select_entries([e for e, _ in pairs], s), s)
+    applier = Applier(FakeKube(), FakeTargets(CONFIGMAPS, NAMESPACES), s, workers=4)  # type: ignore[arg-type]
+
+    def progress(r: Any) -> None:
+        if r.name == "c3":
+            raise ValueError("the progress bar broke")
+
+    with pytest.raises(ValueError, match="progress bar"):
+        applier.apply(the_plan, progress)
