@@ -177,6 +177,13 @@ class HttpPool:
 
     @staticmethod
     def _read(conn: _Connection, method: str) -> tuple[int, dict[str, str], bytes, bool]:
+        try:
+            return HttpPool._parse(conn, method)
+        except ValueError as e:  # a status line, length or chunk size that is not HTTP
+            raise ConnectionLost(f"the server's reply is not HTTP/1.1 ({e})") from e
+
+    @staticmethod
+    def _parse(conn: _Connection, method: str) -> tuple[int, dict[str, str], bytes, bool]:
         f = conn.file
         while True:
             line = f.readline(MAX_LINE)

@@ -131,3 +131,10 @@ def test_the_request_carries_path_prefix_host_and_body(scripted: tuple[Script, s
     assert f"Host: {url.removeprefix('http://')}".encode() in lines
     assert b"Content-Length: 7" in lines
     assert body == b'{"k":1}'
+
+
+def test_a_reply_that_is_not_http_is_a_connection_error(scripted: tuple[Script, str]) -> None:
+    script, url = scripted
+    script.replies = [(b"SSH-2.0-OpenSSH_9.6\r\n\r\n", True)]
+    with pytest.raises(ConnectionLost, match=r"not HTTP/1\.1"):
+        get(HttpPool(url))
