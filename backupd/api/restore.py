@@ -156,6 +156,8 @@ class ItemResult(Model):
     source_namespace: str | None = None
     reason: str | None = None
     diff: str | None = None
+    # what the target API server warned of when writing it (e.g. an unknown field dropped)
+    warnings: list[str] = Field(default_factory=list)
 
     @property
     def group_resource(self) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import ssl
 import time
 from collections.abc import Mapping
@@ -218,7 +219,10 @@ class KubeClient:
         content_type: str = "application/json",
         timeout: float | None = None,
         accept: str = "application/json",
+        warnings: list[str] | None = None,
     ) -> JSON:
+        """Send JSON, return JSON. The API server's warnings (a dropped unknown field, a
+        deprecated version) are added to `warnings` when it is given."""
         data = orjson.dumps(body) if isinstance(body, dict) else body
         resp = self.open(
             method,
@@ -229,6 +233,8 @@ class KubeClient:
             timeout=timeout,
             accept=accept,
         )
+        if warnings is not None:
+            warnings.extend(warning_text(w) for w in resp.warnings)
         result: JSON = orjson.loads(resp.data) if resp.data else {}
         return result
 
@@ -243,6 +249,15 @@ class KubeClient:
 
     def delete(self, path: str, **params: Any) -> JSON:
         return self.request("DELETE", path, params=params)
+
+
+_WARNING = re.compile(r'^\d{3} \S+ "((?:[^"\\]|\\.)*)"')
+
+
+def warning_text(header: str) -> str:
+    """The text of a Warning header (`299 - "unknown field \"x\""` -> `unknown field "x"`)."""
+    m = _WARNING.match(header)
+    return re.sub(r"\\(.)", r"\1", m.group(1)) if m else header
 
 
 def _retry_after(resp: Response) -> float | None:

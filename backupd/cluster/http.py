@@ -35,6 +35,11 @@ class Response:
     status: int
     headers: dict[str, str]  # lower-case names; repeated headers joined with ", "
     data: bytes
+    warnings: tuple[str, ...] = ()  # each Warning header as sent (their text has commas)
+
+
+# status, headers, body, keep the connection, Warning headers
+_Reply = tuple[int, dict[str, str], bytes, bool, tuple[str, ...]]
 
 
 class _Connection:
@@ -163,7 +168,7 @@ class HttpPool:
             try:
                 conn.sock.settimeout(timeout)
                 conn.sock.sendall(message)
-                status, reply_headers, data, keep = self._read(conn, method)
+                status, reply_headers, data, keep, warnings = self._read(conn, method)
             except OSError as e:
                 conn.close()
                 if conn.reused and not isinstance(e, TimeoutError):
@@ -173,18 +178,19 @@ class HttpPool:
                 self._give(conn)
             else:
                 conn.close()
-            return Response(status, reply_headers, data)
+            return Response(status, reply_headers, data, warnings)
 
     @staticmethod
-    def _read(conn: _Connection, method: str) -> tuple[int, dict[str, str], bytes, bool]:
+    def _read(conn: _Connection, method: str) -> _Reply:
         try:
             return HttpPool._parse(conn, method)
         except ValueError as e:  # a status line, length or chunk size that is not HTTP
             raise ConnectionLost(f"the server's reply is not HTTP/1.1 ({e})") from e
 
     @staticmethod
-    def _parse(conn: _Connection, method: str) -> tuple[int, dict[str, str], bytes, bool]:
+    def _parse(conn: _Connection, method: str) -> _Reply:
         f = conn.file
+        warnings: list[str] = []
         while True:
             line = f.readline(MAX_LINE)
             if not line:
@@ -203,17 +209,20 @@ class HttpPool:
                 key = name.strip().lower().decode("latin-1")
                 text = value.strip().decode("latin-1")
                 headers[key] = f"{headers[key]}, {text}" if key in headers else text
+                if key == "warning":
+                    warnings.append(text)
             if not 100 <= status < 200:
                 break  # an interim 1xx reply is followed by the real one
         keep = version == b"HTTP/1.1" and headers.get("connection", "").lower() != "close"
+        seen = tuple(warnings)
         if method == "HEAD" or status in (204, 304):
-            return status, headers, b"", keep
+            return status, headers, b"", keep, seen
         if "chunked" in headers.get("transfer-encoding", "").lower():
-            return status, headers, _read_chunked(f), keep
+            return status, headers, _read_chunked(f), keep, seen
         length = headers.get("content-length")
-        if length is None:
-            return status, headers, f.read(), False  # the body ends when the connection does
+        if length is None:  # the body ends when the connection does
+            return status, headers, f.read(), False, seen
         data = f.read(int(length))
         if len(data) < int(length):
             raise ConnectionLost("the server closed the connection inside the body")
-        return status, headers, data, keep
+        return status, headers, data, keep, seen

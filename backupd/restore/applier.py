@@ -41,7 +41,11 @@ _REQUEST_PREFIX = re.compile(r"^[A-Z]+ /\S*: ")
 
 
 def result(
-    item: PlannedItem, outcome: Outcome, reason: str | None = None, diff: str | None = None
+    item: PlannedItem,
+    outcome: Outcome,
+    reason: str | None = None,
+    diff: str | None = None,
+    warnings: list[str] | None = None,
 ) -> ItemResult:
     ref = item.ref
     return ItemResult(
@@ -55,6 +59,7 @@ def result(
         source_namespace=item.source.namespace if item.source.namespace != ref.namespace else None,
         reason=reason,
         diff=diff or None,
+        warnings=warnings or [],
     )
 
 
@@ -83,11 +88,14 @@ class Applier:
     crd_problems: dict[tuple[str, str], str] = field(default_factory=dict)
     _unreachable: threading.Event = field(default_factory=threading.Event)
 
-    def _write(self, method: str, path: str, body: JSON, *, dry_run: bool = False) -> None:
+    def _write(self, method: str, path: str, body: JSON, *, dry_run: bool = False) -> list[str]:
         """POST or (merge) PATCH; a dry run (or `dry_run`) only validates (dryRun=All).
 
-        The reply is not needed: asking for its metadata only saves encoding and decoding.
+        Returns the API server's warnings, such as an unknown field it dropped: the
+        restored object then lacks something the backup has. The reply itself is not
+        needed: asking for its metadata only saves encoding and decoding.
         """
+        warnings: list[str] = []
         self.kube.request(
             method,
             path,
@@ -95,7 +103,9 @@ class Applier:
             params={"dryRun": "All"} if dry_run or self.spec.dry_run else None,
             content_type=MERGE_PATCH if method == "PATCH" else "application/json",
             accept=METADATA_ONLY,
+            warnings=warnings,
         )
+        return warnings
 
     # -- one item ----------------------------------------------------------------
     def apply_item(self, item: PlannedItem) -> ItemResult:
@@ -135,13 +145,13 @@ class Applier:
                 return self._validate(item, api, obj, notes)
             return self._existing(item, api, obj, live)
         try:
-            self._write("POST", api.path(ref.namespace), obj)
+            warnings = self._write("POST", api.path(ref.namespace), obj)
         except ClusterConflict as e:
             if e.reason != "AlreadyExists":
                 raise
             live = self.kube.get(api.path(ref.namespace, ref.name))
             return self._existing(item, api, obj, live)
-        return result(item, Outcome.created, notes)
+        return result(item, Outcome.created, notes, warnings=warnings)
 
     def _validate(
         self, item: PlannedItem, api: ApiResource, obj: JSON, notes: str | None
@@ -149,8 +159,8 @@ class Applier:
         """A server-side dry-run create; a namespace this restore makes is stood in for."""
         ns = item.ref.namespace
         try:
-            self._write("POST", api.path(ns), obj, dry_run=True)
-            return result(item, Outcome.created, notes)
+            warnings = self._write("POST", api.path(ns), obj, dry_run=True)
+            return result(item, Outcome.created, notes, warnings=warnings)
         except ClusterNotFound as e:
             if not (ns and _missing_namespace(e)):
                 raise
@@ -182,9 +192,11 @@ class Applier:
         if comparison.identical:
             return result(item, Outcome.unchanged)
         if self.spec.existing_resource_policy is ExistingResourcePolicy.update:
-            self._write("PATCH", api.path(ref.namespace, ref.name), comparison.patch)
+            warnings = self._write("PATCH", api.path(ref.namespace, ref.name), comparison.patch)
             how = "would be patched" if self.spec.dry_run else "patched"
-            return result(item, Outcome.updated, f"{how} to the backup's version", comparison.diff)
+            return result(
+                item, Outcome.updated, f"{how} to the backup's version", comparison.diff, warnings
+            )
         return result(
             item,
             Outcome.differs,

@@ -16,9 +16,13 @@ def outcome_word(outcome: Outcome, dry_run: bool) -> str:
     return DRY_RUN_WORDS.get(outcome, outcome.value) if dry_run else outcome.value
 
 
-def _issue(r: ItemResult, message: str) -> ItemIssue:
+def _issue(r: ItemResult, message: str, *, with_diff: bool = True) -> ItemIssue:
     return ItemIssue(
-        message=message, namespace=r.namespace, resource=r.group_resource, name=r.name, diff=r.diff
+        message=message,
+        namespace=r.namespace,
+        resource=r.group_resource,
+        name=r.name,
+        diff=r.diff if with_diff else None,
     )
 
 
@@ -32,6 +36,9 @@ def summarize(results: Iterable[ItemResult], status: RestoreStatus) -> None:
             status.errors.append(_issue(r, r.reason or "failed"))
         elif r.outcome is Outcome.differs:
             status.warnings.append(_issue(r, r.reason or "differs from the backup"))
+        status.warnings.extend(
+            _issue(r, f"the API server warned: {w}", with_diff=False) for w in r.warnings
+        )
         if r.outcome is not Outcome.skipped:
             attempted += 1
     status.counts = counts
@@ -48,9 +55,12 @@ def summarize(results: Iterable[ItemResult], status: RestoreStatus) -> None:
 def log_line(r: ItemResult, at: datetime.datetime, dry_run: bool = False) -> str:
     word = outcome_word(r.outcome, dry_run)
     level = {Outcome.failed: "error", Outcome.differs: "warning"}.get(r.outcome, "info")
+    if r.warnings and level == "info":
+        level = "warning"
     moved = f" (from namespace {r.source_namespace})" if r.source_namespace else ""
     reason = f": {r.reason}" if r.reason else ""
-    return f"{at.isoformat()} {level} {word} {r.where()}{moved}{reason}"
+    warned = "".join(f"; the API server warned: {w}" for w in r.warnings)
+    return f"{at.isoformat()} {level} {word} {r.where()}{moved}{reason}{warned}"
 
 
 def group_by_namespace(issues: Iterable[ItemIssue]) -> dict[str, list[ItemIssue]]:

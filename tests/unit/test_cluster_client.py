@@ -11,7 +11,7 @@ from typing import ClassVar
 import pytest
 from kubernetes import client as k8s_client
 
-from backupd.cluster.client import KubeClient
+from backupd.cluster.client import KubeClient, warning_text
 from backupd.errors import ClusterNotFound
 
 
@@ -65,3 +65,8 @@ def test_plain_http_and_errors_keep_the_connection_usable(server: str) -> None:
             kube.get("/api/v1/namespaces/missing")
         assert kube.get("/api/v1/namespaces")["kind"] == "NamespaceList"
     assert [p for _, p in Recorder.seen] == ["/api/v1/namespaces/missing", "/api/v1/namespaces"]
+
+
+def test_warning_text_unquotes_the_api_servers_warnings() -> None:
+    assert warning_text('299 - "unknown field \\"spec.color\\""') == 'unknown field "spec.color"'
+    assert warning_text("not a warn-code") == "not a warn-code"

@@ -138,3 +138,19 @@ def test_a_reply_that_is_not_http_is_a_connection_error(scripted: tuple[Script, 
     script.replies = [(b"SSH-2.0-OpenSSH_9.6\r\n\r\n", True)]
     with pytest.raises(ConnectionLost, match=r"not HTTP/1\.1"):
         get(HttpPool(url))
+
+
+def test_each_warning_header_is_kept_whole(scripted: tuple[Script, str]) -> None:
+    script, url = scripted
+    script.replies = [
+        (
+            b'HTTP/1.1 201 Created\r\nWarning: 299 - "unknown field \\"spec.a\\", dropped"\r\n'
+            b'Warning: 299 - "unknown field \\"spec.b\\""\r\nContent-Length: 2\r\n\r\n{}',
+            False,
+        )
+    ]
+    resp = HttpPool(url).request("POST", "/x", headers={}, body=b"{}")
+    assert resp.warnings == (
+        '299 - "unknown field \\"spec.a\\", dropped"',
+        '299 - "unknown field \\"spec.b\\""',
+    )

@@ -47,9 +47,20 @@ class FakeKube:
             raise err
         return self.objects[path]
 
-    def request(self, method: str, path: str, *, body: JSON, params: Any = None, **_: Any) -> JSON:
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: JSON,
+        params: Any = None,
+        warnings: list[str] | None = None,
+        **_: Any,
+    ) -> JSON:
         self._check()
         self.calls.append((method, path, params))
+        if warnings is not None and "bogus" in body:  # as the API server drops unknown fields
+            warnings.append('unknown field "bogus"')
         if params:  # dryRun=All: validate only
             return {}
         if method == "POST":
@@ -166,3 +177,18 @@ def test_a_failing_result_callback_is_raised_not_a_hang() -> None:
 
     with pytest.raises(ValueError, match="progress bar"):
         applier.apply(the_plan, progress)
+
+
+def test_the_api_servers_warnings_are_kept_on_the_item() -> None:
+    s = spec()
+    odd = configmap("odd")
+    odd["bogus"] = 1
+    pairs = [(entry(o), o) for o in (namespace("shop"), odd, configmap("fine"))]
+    the_plan = plan(pairs, select_entries([e for e, _ in pairs], s), s)
+    targets = FakeTargets(CONFIGMAPS, NAMESPACES)
+    results = Applier(FakeKube(), targets, s, workers=2).apply(the_plan)  # type: ignore[arg-type]
+    assert {r.name: r.warnings for r in results} == {
+        "shop": [],
+        "odd": ['unknown field "bogus"'],
+        "fine": [],
+    }

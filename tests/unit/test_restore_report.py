@@ -69,3 +69,19 @@ def test_log_lines_name_the_item_and_where_it_came_from() -> None:
         "2026-11-25T00:00:00+00:00 info created configmaps/shop-2/a (from namespace shop)"
     )
     assert " create configmaps" in log_line(r, at, dry_run=True)
+
+
+def test_api_server_warnings_are_restore_warnings_and_warning_log_lines() -> None:
+    import datetime
+
+    warned = ItemResult(
+        group="", version="v1", kind="ConfigMap", resource="configmaps", namespace="shop",
+        name="a", outcome=Outcome.created, warnings=['unknown field "spec.color"'],
+    )  # fmt: skip
+    s = summarized(warned, item("b", Outcome.created))
+    assert s.phase is Phase.completed
+    assert [(w.name, w.message) for w in s.warnings] == [
+        ("a", 'the API server warned: unknown field "spec.color"')
+    ]
+    line = log_line(warned, datetime.datetime(2026, 11, 26, tzinfo=datetime.UTC))
+    assert " warning created " in line and line.endswith('warned: unknown field "spec.color"')
