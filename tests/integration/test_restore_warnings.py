@@ -14,6 +14,7 @@ from kubernetes import client
 
 from backupd.sandbox.cluster import Sandbox
 from tests.fixtures.waiting import eventually
+from tests.fixtures.workloads import namespaced_crd
 from tests.integration.restore_support import backup, delete_namespace, restore
 
 pytestmark = pytest.mark.integration
@@ -24,24 +25,7 @@ CRD = f"gadgets.{GROUP}"
 
 def gadget_crd(*fields: str) -> dict[str, Any]:
     spec = {"type": "object", "properties": {f: {"type": "string"} for f in fields}}
-    return {
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": {"name": CRD},
-        "spec": {
-            "group": GROUP,
-            "scope": "Namespaced",
-            "names": {"plural": "gadgets", "singular": "gadget", "kind": "Gadget"},
-            "versions": [
-                {
-                    "name": "v1",
-                    "served": True,
-                    "storage": True,
-                    "schema": {"openAPIV3Schema": {"type": "object", "properties": {"spec": spec}}},
-                }
-            ],
-        },
-    }
+    return namespaced_crd(GROUP, "Gadget", spec)
 
 
 def test_a_field_the_target_drops_is_a_warning(
