@@ -191,21 +191,7 @@ class ArchiveWriter:
         digest = hashlib.sha256(data).hexdigest()
         entry = IndexEntry(group, version, kind, resource, namespace, name, digest, len(data))
         self._emit(tar_member(member_path(resource, group, namespace, name), data, self._mtime))
-        self._index_lines.append(
-            orjson.dumps(
-                {
-                    "group": group,
-                    "version": version,
-                    "kind": kind,
-                    "resource": resource,
-                    "namespace": namespace,
-                    "name": name,
-                    "sha256": digest,
-                    "size": len(data),
-                }
-            )
-            + b"\n"
-        )
+        self._index_lines.append(orjson.dumps(entry) + b"\n")  # the IndexEntry's fields
         self.count += 1
         return entry
 

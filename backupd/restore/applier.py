@@ -166,11 +166,12 @@ class Applier:
                 raise
         stand_in = copy.deepcopy(obj)
         stand_in["metadata"]["namespace"] = VALIDATION_NAMESPACE
+        warned: list[str] = []
         # a conflict means validation passed and only the name is taken there
         with contextlib.suppress(ClusterConflict):
-            self._write("POST", api.path(VALIDATION_NAMESPACE), stand_in, dry_run=True)
+            warned = self._write("POST", api.path(VALIDATION_NAMESPACE), stand_in, dry_run=True)
         note = f"validated in namespace {VALIDATION_NAMESPACE}: {ns} does not exist yet"
-        return result(item, Outcome.created, f"{notes}; {note}" if notes else note)
+        return result(item, Outcome.created, f"{notes}; {note}" if notes else note, warnings=warned)
 
     def _existing(self, item: PlannedItem, api: ApiResource, obj: JSON, live: JSON) -> ItemResult:
         ref = item.ref

@@ -35,18 +35,25 @@ class Targets:
         self.kube = kube
         self.poll = poll
         self._by_kind: dict[tuple[str, str], ApiResource] = {}
+        self._resolved: dict[tuple[str, str, str], ApiResource | None] = {}
         self.refresh()
 
     def refresh(self) -> None:
         self._by_kind = discover(self.kube).by_kind()
+        self._resolved = {}
 
     def serves(self, group: str, kind: str) -> bool:
         return (group, kind) in self._by_kind
 
     def resolve(self, group: str, version: str, kind: str) -> ApiResource | None:
-        """The resource for (group, kind), at the object's own version."""
-        found = self._by_kind.get((group, kind))
-        return dataclasses.replace(found, version=version) if found is not None else None
+        """The resource for (group, kind), at the object's own version (asked per item)."""
+        key = (group, version, kind)
+        if key not in self._resolved:
+            found = self._by_kind.get((group, kind))
+            self._resolved[key] = (
+                dataclasses.replace(found, version=version) if found is not None else None
+            )
+        return self._resolved[key]
 
     def wait_established(self, names: Iterable[str], timeout: float = 60.0) -> dict[str, str]:
         """Wait for CRDs to be Established; return {name: problem} for those that are not."""

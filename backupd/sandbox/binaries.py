@@ -179,6 +179,32 @@ def ensure_built(
     return target, True
 
 
+def ensure_package(component: str, package: str) -> Path:
+    """Build one more package of a component's module (not a `tool` line; the restore
+    benchmark's floor) into the cache, keyed by the module and the package's sources."""
+    go = _go()
+    module = MODULES_DIR / component
+    digest = hashlib.sha256(cache_key(component, _go_version(go)).encode())
+    for source in sorted((module / package).glob("*.go")):
+        digest.update(source.read_bytes())
+    target = cache_root() / "bin" / f"{package}-{digest.hexdigest()[:12]}"
+    if target.exists():
+        return target
+    staging = target.with_name(f"{target.name}.tmp{os.getpid()}")
+    proc = subprocess.run(
+        [go, "build", "-trimpath", "-o", str(staging), f"./{package}"],
+        cwd=module,
+        env=dict(os.environ, CGO_ENABLED="0"),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise SandboxError(f"building {component}/{package} failed: {proc.stderr.strip()[-500:]}")
+    staging.rename(target)
+    return target
+
+
 def ensure_all(
     components: tuple[str, ...] = CONTROL_PLANE + OBJECT_STORES,
     *,

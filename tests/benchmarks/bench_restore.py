@@ -30,11 +30,9 @@ import argparse
 import contextlib
 import datetime
 import functools
-import hashlib
 import json
 import os
 import resource
-import shutil
 import statistics
 import subprocess
 import sys
@@ -208,31 +206,6 @@ def kubectl_create(kubeconfig: Path, manifests_file: Path) -> None:
     )
 
 
-FLOOR_MODULE = REPO_ROOT / "deploy" / "localcluster" / "kubernetes"
-
-
-def floor_binary() -> Path:
-    """Build createfloor once into the binary cache, keyed by its source and go.sum."""
-    go = shutil.which("go")
-    if go is None:
-        raise SystemExit("the floor needs Go on PATH (or run with --no-floor)")
-    version = subprocess.run([go, "env", "GOVERSION"], capture_output=True, text=True).stdout
-    digest = hashlib.sha256(version.encode())
-    for part in ("createfloor/main.go", "go.mod", "go.sum"):
-        digest.update((FLOOR_MODULE / part).read_bytes())
-    target = binaries.cache_root() / "bin" / f"createfloor-{digest.hexdigest()[:12]}"
-    if not target.exists():
-        staging = target.with_name(f"{target.name}.tmp{os.getpid()}")
-        subprocess.run(
-            [go, "build", "-trimpath", "-o", str(staging), "./createfloor"],
-            cwd=FLOOR_MODULE,
-            check=True,
-            env=dict(os.environ, CGO_ENABLED="0"),
-        )
-        staging.rename(target)
-    return target
-
-
 def floor_create(floor: Path, kubeconfig: Path, ndjson: Path, workers: int, n: int) -> None:
     out = subprocess.run(
         [str(floor), str(kubeconfig), str(ndjson), str(workers)],
@@ -361,7 +334,7 @@ def main() -> None:
     parser.add_argument("--mix", default=DEFAULT_MIX, help=f"resource=share,... ({DEFAULT_MIX})")
     args = parser.parse_args()
     MIX[:] = parse_mix(args.mix)
-    floor = None if args.no_floor else floor_binary()
+    floor = None if args.no_floor else binaries.ensure_package("kubernetes", "createfloor")
     for n in args.objects:
         result = bench(n, args.kubeconfig, args.workers, args.repeat, floor)
         print(json.dumps(result), flush=True)
