@@ -368,7 +368,7 @@ def test_an_unreachable_api_server_is_one_line(tmp_path: Path, cluster: Sandbox)
 
 
 def test_a_server_that_fails_tls_verification_is_one_line_at_once(
-    tmp_path: Path, cluster: Sandbox
+    tmp_path: Path, cluster: Sandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import time
 
@@ -391,3 +391,13 @@ def test_a_server_that_fails_tls_verification_is_one_line_at_once(
     assert "failed TLS verification" in line
     assert time.monotonic() - started < 10  # no retries with backoff: it will not get better
     assert not any((tmp_path / "cli-store").rglob("backup.json"))
+
+    # the same in-process: the first failure is final, no backoff before it
+    from backupd.cluster import client as kube_client
+    from backupd.errors import ClusterUnreachable
+
+    backoffs: list[int] = []
+    monkeypatch.setattr(kube_client, "_backoff", lambda attempt, _delay=None: backoffs.append(1))
+    with pytest.raises(ClusterUnreachable, match="failed TLS verification"):
+        KubeClient.from_kubeconfig(wrong_ca).get("/version")
+    assert backoffs == []

@@ -59,7 +59,7 @@ def test_a_server_url_with_a_path_prefixes_every_request(server: str) -> None:
     assert Recorder.seen == [("GET", "/k8s/clusters/c-1/api/v1/namespaces?limit=1")]
 
 
-def test_plain_http_and_errors_keep_the_connection_usable(server: str) -> None:
+def test_plain_http_and_an_error_reply_then_a_good_one(server: str) -> None:
     with client_for(server) as kube:
         with pytest.raises(ClusterNotFound, match="not here"):
             kube.get("/api/v1/namespaces/missing")
