@@ -4,13 +4,19 @@
     ├── UserInputError           bad flags, names, URLs, selectors (exit 2)
     ├── NotFoundError            a backup, restore or location that does not exist
     ├── SandboxError             the local control plane could not be built or started
-    ├── ClusterError             the Kubernetes API failed or refused (status, reason, causes)
+    ├── ClusterError             the Kubernetes API failed or refused (the server's Status:
+    │   │                        status, reason, message, details, causes, retry_after)
     │   ├── ClusterUnreachable   no answer from the API server (retryable)
+    │   │   └── ClusterTimeout   a request was sent and no reply came in time: whether a
+    │   │                        write took effect is unknown (`sent` says it was sent)
+    │   ├── ClusterUnauthorized  401 (the credential was refused, even after one refresh)
     │   ├── ClusterForbidden     403
     │   ├── ClusterNotFound      404
     │   ├── ClusterConflict      409 (already exists, or a stale resourceVersion)
     │   ├── ClusterGone          410 (an expired continue token)
-    │   └── ClusterInvalid       422 (the server rejected the object)
+    │   ├── ClusterInvalid       422 (the server rejected the object)
+    │   ├── ClusterTooManyRequests 429 after every retry (retryable)
+    │   └── ClusterServerError   5xx after every retry (retryable)
     ├── StorageError             the object store failed or refused
     │   ├── StorageNotFound      a bucket or object is missing
     │   ├── StorageAuthError     credentials were refused
@@ -56,12 +62,24 @@ class SandboxError(BackupdError):
 
 class ClusterError(BackupdError):
     status: int = 0
-    reason: str = ""
+    reason: str = ""  # the Status reason, e.g. AlreadyExists, Conflict, Invalid
     causes: list[str] = []  # noqa: RUF012 - replaced per instance
+    details: dict[str, object] = {}  # noqa: RUF012 - the Status details, replaced per instance
+    retry_after: float | None = None  # details.retryAfterSeconds or a Retry-After header
 
 
 class ClusterUnreachable(ClusterError):
     retryable = True
+
+
+class ClusterTimeout(ClusterUnreachable):
+    """No reply in time. With `sent`, the server may have acted on the request."""
+
+    sent: bool = False
+
+
+class ClusterUnauthorized(ClusterError):
+    pass
 
 
 class ClusterForbidden(ClusterError):
@@ -82,6 +100,14 @@ class ClusterGone(ClusterError):
 
 class ClusterInvalid(ClusterError):
     pass
+
+
+class ClusterTooManyRequests(ClusterError):
+    retryable = True
+
+
+class ClusterServerError(ClusterError):
+    retryable = True
 
 
 class StorageError(BackupdError):
