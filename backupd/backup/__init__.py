@@ -1,2 +1,2 @@
-"""Backups: choose what to take (`selection`, `dependencies`: pure), stream it into an
-archive and commit it to storage (`engine`)."""
+"""Backups: choose what to take (`selection`: pure; what `auto` adds comes from
+backupd.kinds), stream it into an archive and commit it to storage (`engine`)."""

@@ -21,7 +21,6 @@ import orjson
 from backupd.api.backup import Backup, BackupSpec, ClusterInfo, ClusterResources, SkippedResource
 from backupd.api.common import Issue, ObjectMeta, Phase, StoredObject, now, parse_duration
 from backupd.archive.writer import ArchiveWriter, gzip_file
-from backupd.backup.dependencies import Dependencies
 from backupd.backup.log import OperationLog
 from backupd.backup.selection import (
     NamespaceFilter,
@@ -41,6 +40,7 @@ from backupd.errors import (
     ReadOnlyLocation,
     UserInputError,
 )
+from backupd.kinds.needs import Needs
 from backupd.storage.layout import BackupKeys, validate_name
 from backupd.storage.location import Location
 
@@ -66,8 +66,7 @@ class _Run:
     progress: Progress | None
     total: int = 0
     done: int = 0
-    deps: Dependencies = field(default_factory=Dependencies)
-    crd_groups: set[str] = field(default_factory=set)
+    needs: Needs = field(default_factory=Needs)  # what `auto` takes (backupd.kinds)
     resource_counts: Counter[str] = field(default_factory=Counter)
     namespace_counts: Counter[str] = field(default_factory=Counter)
     taken: set[tuple[str, str]] = field(default_factory=set)  # cluster-scoped (resource, name)
@@ -91,7 +90,7 @@ class _Run:
         )
         if namespace:
             self.namespace_counts[namespace] += 1
-            self.deps.note(item, group=res.group, resource=res.resource, crd_groups=self.crd_groups)
+            self.needs.note(item, res.group, res.resource, res.kind)
         else:
             self.taken.add((res.group_resource, meta["name"]))
         self.resource_counts[res.group_resource] += 1
@@ -174,28 +173,33 @@ def _list_jobs(resources: list[ApiResource], namespaces: list[str] | None) -> li
     return jobs
 
 
-def _fetch_dependencies(kube: KubeClient, run: _Run, by_gr: dict[str, ApiResource]) -> None:
-    """Take the cluster-scoped objects the namespaced items refer to (auto mode)."""
-    # PVs first: a PV adds its StorageClass.
-    for gr in (
-        "persistentvolumes",
-        *[g for g in run.deps.by_resource() if g != "persistentvolumes"],
-    ):
-        res = by_gr.get(gr)
-        for name in sorted(run.deps.by_resource()[gr]):
-            if res is None or (gr, name) in run.taken:
-                continue
-            try:
-                obj = kube.get(res.path(None, name))
-            except ClusterNotFound:
-                run.issue("warning", res, f"{name} is referenced but does not exist")
-                continue
-            except ClusterError as e:
-                run.issue("error", res, f"cannot get {name}: {e}")
-                continue
-            if gr == "persistentvolumes":
-                run.deps.note_pv(obj)
-            run.add(res, obj)
+def _fetch_dependencies(
+    kube: KubeClient, run: _Run, by_gr: dict[str, ApiResource], res_filter: ResourceFilter
+) -> None:
+    """Take the cluster-scoped objects the namespaced items need, transitively (auto mode)."""
+    while (ref := run.needs.next()) is not None:
+        res = by_gr.get(ref.group_resource)
+        if res is None or (ref.group_resource, ref.name) in run.taken:
+            continue
+        if not res_filter.matches(res):
+            run.issue(
+                "warning",
+                res,
+                f"{run.needs.describe(ref.key)}; not taken: the resource filters leave "
+                f"{ref.group_resource} out",
+            )
+            continue
+        try:
+            obj = kube.get(res.path(None, ref.name))
+        except ClusterNotFound:
+            run.issue("warning", res, f"{run.needs.describe(ref.key)}; it does not exist")
+            continue
+        except ClusterError as e:
+            run.issue("error", res, f"cannot get {ref.name}: {e}")
+            continue
+        run.log.info(f"taking {run.needs.describe(ref.key)}")
+        run.add(res, obj)
+        run.needs.note(obj, res.group, res.resource, res.kind)
 
 
 def validate_spec(spec: BackupSpec) -> tuple[NamespaceFilter, ResourceFilter, str]:
@@ -330,12 +334,10 @@ def _collect(
     res_filter: ResourceFilter,
 ) -> None:
     spec = run.backup.spec
-    run.crd_groups = {
-        crd["spec"]["group"]
-        for crd in kube.get("/apis/apiextensions.k8s.io/v1/customresourcedefinitions").get(
-            "items", []
-        )
-    }
+    crds = kube.get("/apis/apiextensions.k8s.io/v1/customresourcedefinitions").get("items", [])
+    run.needs = Needs({crd["metadata"]["name"] for crd in crds})
+    for pattern in ns_filter.empty_globs(set(namespaces)):
+        run.issue("warning", None, f"namespace pattern {pattern!r} matches no namespace")
     run.log.info(f"backing up {len(selected_ns)} namespace(s) with {len(jobs)} paged LISTs")
     for job, page, known in _prefetch(kube, jobs, selector):
         run.total += known
@@ -362,7 +364,7 @@ def _collect(
             except ClusterError as e:
                 run.issue("error", res, f"cannot list: {e}")
     elif mode is ClusterResources.auto:
-        _fetch_dependencies(kube, run, by_gr)
+        _fetch_dependencies(kube, run, by_gr, res_filter)
 
 
 def _finish(backup: Backup, run: _Run) -> None:

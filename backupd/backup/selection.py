@@ -1,7 +1,8 @@
 """Which namespaces and resources a backup takes. Pure: no I/O.
 
-Namespaces: include/exclude lists with shell wildcards (`shop-*`). Resources:
-`deployments`, `deployments.apps`, `*.example.com`, `*`. Some resources are never
+Namespaces: include/exclude lists with shell wildcards (`shop-*`). Resources: any
+spelling kubectl accepts (`deploy`, `deployments.apps`, `Deployment`), resolved through
+the source cluster's discovery, or a wildcard (`*.example.com`, `*`). Some resources are never
 backed up (they cannot be listed, or make no sense to restore); each skip is
 recorded with its reason.
 """
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 
 from backupd.cluster.discovery import ApiResource
 from backupd.errors import UserInputError
+from backupd.kinds.spellings import TypeFilter, is_pattern
 
 # group_resource -> why it is never backed up
 NEVER_BACKED_UP: dict[str, str] = {
@@ -34,16 +36,11 @@ NEVER_BACKED_UP: dict[str, str] = {
     "resourceslices.resource.k8s.io": "resource slices are published by drivers per node",
 }
 _DNS1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
-_WILDCARD_CHARS = set("*?[")
 
 
 def split_csv(values: list[str] | None) -> list[str]:
     """['a,b', 'c'] -> ['a', 'b', 'c'], dropping blanks."""
     return [v.strip() for raw in values or [] for v in raw.split(",") if v.strip()]
-
-
-def is_pattern(value: str) -> bool:
-    return bool(_WILDCARD_CHARS & set(value))
 
 
 @dataclass(frozen=True)
@@ -72,38 +69,32 @@ class NamespaceFilter:
         """Literal included namespaces that do not exist."""
         return [n for n in self.included if not is_pattern(n) and n not in existing]
 
-
-def _resource_matches(pattern: str, res: ApiResource) -> bool:
-    pattern = pattern.lower()
-    if pattern == "*":
-        return True
-    candidates = {res.group_resource, res.resource, res.kind.lower()}
-    if res.group:
-        candidates.add(f"{res.kind.lower()}.{res.group}")
-    if not is_pattern(pattern):
-        if "." in pattern:  # fully qualified: must match the group exactly
-            return pattern in {res.group_resource, f"{res.kind.lower()}.{res.group}"}
-        return pattern in candidates
-    return any(fnmatch.fnmatchcase(c, pattern) for c in candidates)
+    def empty_globs(self, existing: set[str]) -> list[str]:
+        """Included wildcard patterns (other than `*`) that match no existing namespace."""
+        return [
+            p
+            for p in self.included
+            if p != "*" and is_pattern(p) and not any(fnmatch.fnmatchcase(n, p) for n in existing)
+        ]
 
 
 @dataclass(frozen=True)
 class ResourceFilter:
+    """Resource types by any spelling kubectl accepts (see backupd.kinds.spellings)."""
+
     included: tuple[str, ...] = ("*",)
     excluded: tuple[str, ...] = ()
 
+    @property
+    def types(self) -> TypeFilter:
+        return TypeFilter(self.included, self.excluded)
+
     def matches(self, res: ApiResource) -> bool:
-        if any(_resource_matches(p, res) for p in self.excluded):
-            return False
-        return any(_resource_matches(p, res) for p in self.included)
+        return self.types.selects(res.type_name)
 
     def unknown(self, resources: list[ApiResource]) -> list[str]:
-        """Patterns that match no served resource: almost always a typo."""
-        return [
-            p
-            for p in (*self.included, *self.excluded)
-            if p != "*" and not any(_resource_matches(p, r) for r in resources)
-        ]
+        """Spellings that name no served resource: almost always a typo."""
+        return self.types.unknown(r.type_name for r in resources)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from urllib.parse import quote
 from backupd.archive.format import resource_dir
 from backupd.cluster.client import JSON, KubeClient
 from backupd.errors import ClusterError
+from backupd.kinds.spellings import TypeName
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,13 @@ class ApiResource:
     kind: str
     namespaced: bool
     verbs: frozenset[str]
+    short_names: tuple[str, ...] = ()  # e.g. ("deploy",)
+    singular: str = ""  # e.g. "deployment"; empty when the server does not say
+
+    @property
+    def type_name(self) -> TypeName:
+        """The type and every name a user may give it (see backupd.kinds.spellings)."""
+        return TypeName(self.group, self.resource, self.kind, self.singular, self.short_names)
 
     @property
     def api_version(self) -> str:
@@ -57,6 +65,10 @@ class DiscoveryResult:
         return {(r.group, r.kind): r for r in self.resources}
 
 
+def _strings(value: object) -> tuple[str, ...]:
+    return tuple(v for v in value if isinstance(v, str)) if isinstance(value, list) else ()
+
+
 def _resources(doc: JSON, group: str, version: str) -> list[ApiResource]:
     out = []
     for r in doc.get("resources", []):
@@ -70,6 +82,8 @@ def _resources(doc: JSON, group: str, version: str) -> list[ApiResource]:
                 kind=r["kind"],
                 namespaced=bool(r.get("namespaced")),
                 verbs=frozenset(r.get("verbs", [])),
+                short_names=_strings(r.get("shortNames")),
+                singular=str(r.get("singularName") or ""),
             )
         )
     return out
@@ -104,6 +118,8 @@ def _aggregated(kube: KubeClient) -> DiscoveryResult | None:
                         kind=kind,
                         namespaced=r.get("scope") == "Namespaced",
                         verbs=frozenset(r.get("verbs", [])),
+                        short_names=_strings(r.get("shortNames")),
+                        singular=str(r.get("singularResource") or ""),
                     )
                 )
     return DiscoveryResult(resources=resources, failed_groups=failed)

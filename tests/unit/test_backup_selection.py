@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from backupd.backup.dependencies import Dependencies
 from backupd.backup.selection import (
     NamespaceFilter,
     ResourceFilter,
@@ -25,14 +24,23 @@ def res(
     kind: str = "",
     namespaced: bool = True,
     verbs: frozenset[str] = ALL_VERBS,
+    short_names: tuple[str, ...] = (),
+    singular: str = "",
 ) -> ApiResource:
     return ApiResource(
-        group, "v1", resource, kind or resource.rstrip("s").title(), namespaced, verbs
+        group,
+        "v1",
+        resource,
+        kind or resource.rstrip("s").title(),
+        namespaced,
+        verbs,
+        short_names,
+        singular,
     )
 
 
-DEPLOYMENTS = res("deployments", "apps", "Deployment")
-CONFIGMAPS = res("configmaps", kind="ConfigMap")
+DEPLOYMENTS = res("deployments", "apps", "Deployment", short_names=("deploy",))
+CONFIGMAPS = res("configmaps", kind="ConfigMap", short_names=("cm",), singular="configmap")
 WIDGETS = res("widgets", "shop.example.com", "Widget")
 EVENTS = res("events", kind="Event")
 
@@ -49,6 +57,11 @@ def test_missing_literal_namespaces_are_named() -> None:
     assert NamespaceFilter(("shop", "gone", "x-*")).missing({"shop"}) == ["gone"]
 
 
+def test_a_namespace_glob_that_matches_nothing_is_named() -> None:
+    f = NamespaceFilter(("shop-*", "pay*", "*", "gone"))
+    assert f.empty_globs({"payments", "default"}) == ["shop-*"]
+
+
 def test_an_invalid_namespace_name_is_refused() -> None:
     with pytest.raises(UserInputError, match="invalid namespace 'Shop_1'"):
         NamespaceFilter(("Shop_1",))
@@ -60,6 +73,10 @@ def test_an_invalid_namespace_name_is_refused() -> None:
         ("deployments", {DEPLOYMENTS}),
         ("deployments.apps", {DEPLOYMENTS}),
         ("deployment", {DEPLOYMENTS}),
+        ("deploy", {DEPLOYMENTS}),
+        ("Deployment", {DEPLOYMENTS}),
+        ("deployments.v1.apps", {DEPLOYMENTS}),
+        ("cm", {CONFIGMAPS}),
         ("*.example.com", {WIDGETS}),
         ("configmaps", {CONFIGMAPS}),
         ("*", {DEPLOYMENTS, CONFIGMAPS, WIDGETS}),
@@ -75,6 +92,7 @@ def test_exclusions_win_and_unknown_patterns_are_reported() -> None:
     f = ResourceFilter(("*",), ("*.example.com",))
     assert f.matches(DEPLOYMENTS) and not f.matches(WIDGETS)
     assert ResourceFilter(("gizmos", "configmaps")).unknown([CONFIGMAPS]) == ["gizmos"]
+    assert ResourceFilter(("cm",), ("deploy",)).unknown([CONFIGMAPS, DEPLOYMENTS]) == []
 
 
 def test_never_backed_up_resources_are_skipped_with_reasons() -> None:
@@ -97,58 +115,3 @@ def test_selector_gets_the_exclude_label_and_bad_ones_are_refused() -> None:
 
 def test_split_csv() -> None:
     assert split_csv(["a,b", " c ", ""]) == ["a", "b", "c"]
-
-
-def pvc(volume: str, sc: str) -> dict[str, object]:
-    return {"kind": "PersistentVolumeClaim", "spec": {"volumeName": volume, "storageClassName": sc}}
-
-
-def test_dependencies_collected_from_namespaced_items() -> None:
-    deps = Dependencies()
-    deps.note(pvc("pv-1", "fast"), group="", resource="persistentvolumeclaims", crd_groups=set())
-    deps.note(
-        {"kind": "RoleBinding", "roleRef": {"kind": "ClusterRole", "name": "view"}},
-        group="rbac.authorization.k8s.io",
-        resource="rolebindings",
-        crd_groups=set(),
-    )
-    deps.note(
-        {"kind": "RoleBinding", "roleRef": {"kind": "Role", "name": "local"}},
-        group="rbac.authorization.k8s.io",
-        resource="rolebindings",
-        crd_groups=set(),
-    )
-    deps.note(
-        {
-            "kind": "CronJob",
-            "spec": {
-                "jobTemplate": {"spec": {"template": {"spec": {"priorityClassName": "high"}}}}
-            },
-        },
-        group="batch",
-        resource="cronjobs",
-        crd_groups=set(),
-    )
-    deps.note(
-        {
-            "kind": "StatefulSet",
-            "spec": {"volumeClaimTemplates": [{"spec": {"storageClassName": "slow"}}]},
-        },
-        group="apps",
-        resource="statefulsets",
-        crd_groups=set(),
-    )
-    deps.note(
-        {"kind": "Widget"},
-        group="shop.example.com",
-        resource="widgets",
-        crd_groups={"shop.example.com"},
-    )
-    deps.note_pv({"spec": {"storageClassName": "archive"}})
-    assert deps.by_resource() == {
-        "persistentvolumes": {"pv-1"},
-        "storageclasses.storage.k8s.io": {"fast", "slow", "archive"},
-        "customresourcedefinitions.apiextensions.k8s.io": {"widgets.shop.example.com"},
-        "clusterroles.rbac.authorization.k8s.io": {"view"},
-        "priorityclasses.scheduling.k8s.io": {"high"},
-    }
