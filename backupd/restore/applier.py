@@ -1,17 +1,32 @@
 """Apply a plan to the target cluster: tier by tier, items of a tier in parallel. I/O.
 
-Per item: create it; if it exists, compare the live object with the backup's
-(normalised, see diffing) and leave it alone (unchanged, or differs with a warning),
-or patch it under --existing-resource-policy=update. In a dry run nothing is
-written: missing items are validated with a server-side dry-run create (dryRun=All)
-and updates are dry-run patches.
+Per item: create it (POST). If it exists already, ask the server what the backup's
+version would be in its place: a server-side dry-run replace (PUT, dryRun=All) of the
+backup's object carrying the live resourceVersion and what the server owns (see
+serverfields). The reply is the object as the server would store it, with its
+defaults, admission and update rules applied, so it compares like with like with the
+live object (see diffing): a field added to the live object since the backup shows
+as a difference. The item is then unchanged, or differs (left alone, with a diff), or
+under --existing-resource-policy=update replaced by that same body (a PUT), so the
+live object becomes the backup's version; a replace refused because the object
+changed meanwhile (409 Conflict) is tried again from a fresh GET, a bounded number of
+times. This costs one request per existing object (the dry run); missing objects
+are created with no extra request.
+
+Why a dry-run replace: a dry-run create of an existing name is refused (409), and a
+dry-run server-side apply merges with the fields other managers own, so a field
+added by `kubectl set env` would stay; only a replace says what the object would be
+if it were exactly the backup's.
+
+A create whose reply timed out (ClusterTimeout with `sent`) is not sent again: the
+object is read back and the outcome says what is known. In a dry run nothing is
+written: missing items are validated with a dry-run create. Every decision is made
+from error classes and the Status reason, never from an error's text.
 """
 
 from __future__ import annotations
 
-import contextlib
 import copy
-import queue
 import re
 import threading
 from collections.abc import Callable
@@ -24,19 +39,30 @@ from backupd.errors import (
     BackupdError,
     ClusterConflict,
     ClusterError,
+    ClusterForbidden,
+    ClusterInvalid,
     ClusterNotFound,
+    ClusterTimeout,
     ClusterUnreachable,
 )
-from backupd.restore.diffing import compare
+from backupd.restore.diffing import Comparison, compare, compare_fields
 from backupd.restore.normalize import normalize
 from backupd.restore.ordering import CRD_TIER
 from backupd.restore.planner import Plan, PlannedItem
+from backupd.restore.serverfields import replacement
 from backupd.restore.targets import Targets, crd_kind
+from backupd.restore.workers import Workers
 
 MERGE_PATCH = "application/merge-patch+json"
 METADATA_ONLY = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json"
+DRY_RUN = {"dryRun": "All"}
 DEFAULT_WORKERS = 16
+REPLACE_ATTEMPTS = 3
 VALIDATION_NAMESPACE = "default"
+LEFT_ALONE = (
+    "exists and differs from the backup; left alone "
+    "(--existing-resource-policy update overwrites it)"
+)
 _REQUEST_PREFIX = re.compile(r"^[A-Z]+ /\S*: ")
 
 
@@ -72,8 +98,14 @@ def _error_text(e: BackupdError) -> str:
     return text
 
 
-def _missing_namespace(e: ClusterNotFound) -> bool:
-    return "namespaces" in str(e) and "not found" in str(e)
+def _missing_namespace(e: ClusterNotFound, namespace: str) -> bool:
+    """The Status says the namespace is missing (not the object: a create has none yet)."""
+    details = e.details or {}
+    return details.get("kind") == "namespaces" and details.get("name") == namespace
+
+
+def _with_note(r: ItemResult, note: str) -> ItemResult:
+    return r.model_copy(update={"reason": f"{note}: {r.reason}" if r.reason else note})
 
 
 @dataclass
@@ -89,7 +121,7 @@ class Applier:
     _unreachable: threading.Event = field(default_factory=threading.Event)
 
     def _write(self, method: str, path: str, body: JSON, *, dry_run: bool = False) -> list[str]:
-        """POST or (merge) PATCH; a dry run (or `dry_run`) only validates (dryRun=All).
+        """POST, PUT or (merge) PATCH; a dry run (or `dry_run`) only validates (dryRun=All).
 
         Returns the API server's warnings, such as an unknown field it dropped: the
         restored object then lacks something the backup has. The reply itself is not
@@ -100,7 +132,7 @@ class Applier:
             method,
             path,
             body=body,
-            params={"dryRun": "All"} if dry_run or self.spec.dry_run else None,
+            params=DRY_RUN if dry_run or self.spec.dry_run else None,
             content_type=MERGE_PATCH if method == "PATCH" else "application/json",
             accept=METADATA_ONLY,
             warnings=warnings,
@@ -146,12 +178,44 @@ class Applier:
             return self._existing(item, api, obj, live)
         try:
             warnings = self._write("POST", api.path(ref.namespace), obj)
+        except ClusterTimeout as e:
+            if not e.sent:
+                raise
+            return self._create_timed_out(item, api, obj, notes)
         except ClusterConflict as e:
             if e.reason != "AlreadyExists":
                 raise
             live = self.kube.get(api.path(ref.namespace, ref.name))
             return self._existing(item, api, obj, live)
         return result(item, Outcome.created, notes, warnings=warnings)
+
+    def _create_timed_out(
+        self, item: PlannedItem, api: ApiResource, obj: JSON, notes: str | None
+    ) -> ItemResult:
+        """The create was sent and no reply came: read the object back, never re-send."""
+        timed_out = "the create timed out"
+        try:
+            live = self.kube.get(api.path(item.ref.namespace, item.ref.name))
+        except ClusterNotFound:
+            return result(item, Outcome.failed, f"{timed_out} and the object does not exist")
+        except ClusterError as e:
+            if isinstance(e, ClusterUnreachable):
+                self._unreachable.set()
+            return result(
+                item,
+                Outcome.failed,
+                f"{timed_out}; whether the object was created is unknown: {_error_text(e)}",
+            )
+        found = self._existing(item, api, obj, live)
+        if found.outcome is Outcome.unchanged:
+            note = f"{timed_out}; the object was found afterwards and matches the backup"
+            return found.model_copy(
+                update={
+                    "outcome": Outcome.created,
+                    "reason": f"{notes}; {note}" if notes else note,
+                }
+            )
+        return _with_note(found, f"{timed_out}; an object was found afterwards")
 
     def _validate(
         self, item: PlannedItem, api: ApiResource, obj: JSON, notes: str | None
@@ -162,17 +226,20 @@ class Applier:
             warnings = self._write("POST", api.path(ns), obj, dry_run=True)
             return result(item, Outcome.created, notes, warnings=warnings)
         except ClusterNotFound as e:
-            if not (ns and _missing_namespace(e)):
+            if not (ns and _missing_namespace(e, ns)):
                 raise
         stand_in = copy.deepcopy(obj)
         stand_in["metadata"]["namespace"] = VALIDATION_NAMESPACE
         warned: list[str] = []
-        # a conflict means validation passed and only the name is taken there
-        with contextlib.suppress(ClusterConflict):
+        try:
             warned = self._write("POST", api.path(VALIDATION_NAMESPACE), stand_in, dry_run=True)
+        except ClusterConflict as e:
+            if e.reason != "AlreadyExists":  # then validation passed; only the name is taken
+                raise
         note = f"validated in namespace {VALIDATION_NAMESPACE}: {ns} does not exist yet"
         return result(item, Outcome.created, f"{notes}; {note}" if notes else note, warnings=warned)
 
+    # -- an object that exists -------------------------------------------------------
     def _existing(self, item: PlannedItem, api: ApiResource, obj: JSON, live: JSON) -> ItemResult:
         ref = item.ref
         if (
@@ -189,22 +256,83 @@ class Applier:
             reclaimed = self._reclaim(item, api, obj, live)
             if reclaimed is not None:
                 return reclaimed
-        comparison = compare(normalize(live), normalize(obj), ref.where())
+        path = api.path(ref.namespace, ref.name)
+        for attempt in range(1, REPLACE_ATTEMPTS + 1):
+            try:
+                return self._compare(item, api, obj, live)
+            except ClusterConflict as e:
+                if e.reason != "Conflict":
+                    raise
+                if attempt == REPLACE_ATTEMPTS:
+                    return result(
+                        item,
+                        Outcome.failed,
+                        f"it changed while being replaced, {attempt} times: {_error_text(e)}",
+                    )
+            live = self.kube.get(path)  # changed meanwhile: compare with what it is now
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _compare(self, item: PlannedItem, api: ApiResource, obj: JSON, live: JSON) -> ItemResult:
+        """Compare with the server's rendering of the backup's version; replace if asked."""
+        ref = item.ref
+        path = api.path(ref.namespace, ref.name)
+        body = replacement(obj, live, preserve_nodeports=self.spec.preserve_nodeports)
+        warnings: list[str] = []
+        if api.verbs and "update" not in api.verbs:
+            return self._by_fields(item, obj, live, f"{api.group_resource} cannot be updated")
+        try:
+            stored = self.kube.request("PUT", path, body=body, params=DRY_RUN, warnings=warnings)
+        except (ClusterInvalid, ClusterForbidden) as e:
+            return self._by_fields(item, obj, live, _error_text(e))
+        comparison = compare(normalize(live), normalize(stored), ref.where())
         if comparison.identical:
-            return result(item, Outcome.unchanged)
-        if self.spec.existing_resource_policy is ExistingResourcePolicy.update:
-            warnings = self._write("PATCH", api.path(ref.namespace, ref.name), comparison.patch)
-            how = "would be patched" if self.spec.dry_run else "patched"
-            return result(
-                item, Outcome.updated, f"{how} to the backup's version", comparison.diff, warnings
-            )
+            return result(item, Outcome.unchanged, warnings=warnings)
+        if self.spec.existing_resource_policy is not ExistingResourcePolicy.update:
+            return result(item, Outcome.differs, LEFT_ALONE, comparison.diff, warnings)
+        if self.spec.dry_run:
+            how = "would be replaced by the backup's version"
+        else:
+            try:
+                warnings = self._write("PUT", path, body)
+            except ClusterTimeout as e:
+                if not e.sent:
+                    raise
+                return self._replace_timed_out(item, api, obj, comparison)
+            how = "replaced by the backup's version"
+        return result(item, Outcome.updated, how, comparison.diff, warnings)
+
+    def _replace_timed_out(
+        self, item: PlannedItem, api: ApiResource, obj: JSON, before: Comparison
+    ) -> ItemResult:
+        """The replace was sent and no reply came: look again instead of re-sending."""
+        path = api.path(item.ref.namespace, item.ref.name)
+        live = self.kube.get(path)
+        body = replacement(obj, live, preserve_nodeports=self.spec.preserve_nodeports)
+        stored = self.kube.request("PUT", path, body=body, params=DRY_RUN)
+        if compare(normalize(live), normalize(stored)).identical:
+            how = "the replace timed out; the object was found afterwards as the backup's version"
+            return result(item, Outcome.updated, how, before.diff)
         return result(
             item,
-            Outcome.differs,
-            "exists and differs from the backup; left alone "
-            "(--existing-resource-policy update overwrites it)",
-            comparison.diff,
+            Outcome.failed,
+            "the replace timed out and the object found afterwards still differs from the backup",
+            before.diff,
         )
+
+    def _by_fields(self, item: PlannedItem, obj: JSON, live: JSON, refusal: str) -> ItemResult:
+        """The fallback when the server will not render the backup's version in place."""
+        comparison = compare_fields(normalize(live), normalize(obj), item.ref.where())
+        why = f"compared on the backup's fields only, as it cannot be replaced: {refusal}"
+        if comparison.identical:
+            return result(item, Outcome.unchanged, why)
+        if self.spec.existing_resource_policy is ExistingResourcePolicy.update:
+            return result(
+                item,
+                Outcome.failed,
+                f"differs from the backup and cannot be replaced: {refusal}",
+                comparison.diff,
+            )
+        return result(item, Outcome.differs, f"{LEFT_ALONE}; {why}", comparison.diff)
 
     def _reclaim(
         self, item: PlannedItem, api: ApiResource, obj: JSON, live: JSON
@@ -244,7 +372,7 @@ class Applier:
             if on_result is not None:
                 on_result(r)
 
-        with _Workers(self.apply_item, done, self.workers) as workers:
+        with Workers(self.apply_item, done, self.workers) as workers:
             for tier, items in plan.tiers():
                 workers.run(items)
                 if tier == CRD_TIER and not self.spec.dry_run:
@@ -256,70 +384,3 @@ class Applier:
         problems = self.targets.wait_established(crds)
         self.crd_problems = {crds[name]: problem for name, problem in problems.items()}
         self.targets.wait_served(kind for name, kind in crds.items() if name not in problems)
-
-
-class _Workers:
-    """Threads that apply items and report each result under one lock.
-
-    Started once for the whole restore; `run` hands them a tier and returns when every
-    item of it is reported. No future per item: at thousands of items, futures and
-    their wake-ups cost more CPU than the requests.
-    """
-
-    def __init__(
-        self,
-        apply: Callable[[PlannedItem], ItemResult],
-        done: Callable[[ItemResult], None],
-        workers: int,
-    ) -> None:
-        self._apply = apply
-        self._done = done
-        self._queue: queue.SimpleQueue[PlannedItem | None] = queue.SimpleQueue()
-        self._lock = threading.Lock()
-        self._tier_done = threading.Event()
-        self._remaining = 0
-        self._failures: list[BaseException] = []
-        self._threads = [
-            threading.Thread(target=self._work, name=f"restore-{n}", daemon=True)
-            for n in range(max(1, workers))
-        ]
-
-    def __enter__(self) -> _Workers:
-        for t in self._threads:
-            t.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        for _ in self._threads:
-            self._queue.put(None)
-        for t in self._threads:
-            t.join()
-
-    def _work(self) -> None:
-        while (item := self._queue.get()) is not None:
-            try:
-                r: ItemResult | None = self._apply(item)
-            except BaseException as e:  # a bug: re-raised by run(), not lost with the thread
-                r = None
-                self._failures.append(e)
-            with self._lock:
-                try:
-                    if r is not None:
-                        self._done(r)
-                except BaseException as e:  # the caller's callback: the same
-                    self._failures.append(e)
-                finally:
-                    self._remaining -= 1
-                    if self._remaining == 0:
-                        self._tier_done.set()
-
-    def run(self, items: list[PlannedItem]) -> None:
-        if not items:
-            return
-        self._tier_done.clear()
-        self._remaining = len(items)
-        for item in items:
-            self._queue.put(item)
-        self._tier_done.wait()
-        if self._failures:
-            raise self._failures[0]

@@ -1,12 +1,19 @@
 """Compare a live object with the backup's version; render a readable diff. Pure.
 
-The comparison projects the live object onto the backup's shape: a field the backup
-does not have is a default or server-set value and is ignored, except inside the
-maps of EXACT_PATHS (labels, annotations, ConfigMap and Secret data), where an extra
-key is a real difference. Lists must match element by element.
+`compare` looks at the whole object. The backup's side is the backup's version as the
+target API server would store it in place of the live object (a server-side dry-run
+replace, see applier and serverfields), so defaults and server-owned fields match the
+live object's and every other difference is real, including a field that exists only
+on the live object (an env var added after the backup).
 
-Secret values (data, stringData, and the last-applied annotation that repeats them)
-are shown as "***" in every diff; a value that differs shows as "*** (differs)".
+`compare_fields` is the fallback for when the server will not say (it refuses the
+backup's version as a replacement, or the restore may not ask): the live object
+projected onto the backup's shape. A field the backup does not have is ignored there,
+except inside the maps of EXACT_PATHS (labels, annotations, ConfigMap and Secret data),
+where an extra key is a real difference; lists must match element by element.
+
+Both take normalised objects (see normalize). Secret values are masked by the one
+masking function (backupd.api.masking); a value that differs shows as "*** (differs)".
 """
 
 from __future__ import annotations
@@ -16,6 +23,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import yaml
+
+from backupd.api.masking import MASK, mask_secret
 
 JSON = dict[str, Any]
 Path = tuple[str, ...]
@@ -28,8 +37,7 @@ EXACT_PATHS: frozenset[Path] = frozenset(
         ("stringData",),
     }
 )
-MASK = "***"
-MASK_DIFFERS = "*** (differs)"
+MASK_DIFFERS = f"{MASK} (differs)"
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 _EMPTY: tuple[Any, ...] = (None, {}, [], "")
 
@@ -56,53 +64,46 @@ def project(live: Any, desired: Any, path: Path = ()) -> Any:
     return live
 
 
-def merge_patch(live: Any, desired: Any) -> JSON:
-    """A JSON merge patch that turns projected `live` into `desired`."""
-    patch: JSON = {}
-    for k, v in desired.items():
-        if k not in live:
-            patch[k] = v
-        elif isinstance(v, dict) and isinstance(live[k], dict):
-            sub = merge_patch(live[k], v)
-            if sub:
-                patch[k] = sub
-        elif live[k] != v:
-            patch[k] = v
-    for k in live:
-        if k not in desired:
-            patch[k] = None
-    return patch
+def _map(obj: JSON, key: str) -> JSON:
+    value = obj.get(key)
+    return value if isinstance(value, dict) else {}
 
 
-def _mask_secret(live: JSON, desired: JSON) -> tuple[JSON, JSON]:
-    live, desired = dict(live), dict(desired)
+def masked(live: JSON, backup: JSON) -> tuple[JSON, JSON]:
+    """Both sides with Secret values masked; the backup's values that differ marked so."""
+    shown_live, shown_backup = mask_secret(live), mask_secret(backup)
+    if shown_backup is backup:  # not a Secret: nothing to mark
+        return shown_live, shown_backup
     for key in ("data", "stringData"):
-        lv, dv = live.get(key), desired.get(key)
-        if isinstance(lv, dict):
-            live[key] = {k: MASK for k in lv}
-        if isinstance(dv, dict):
-            same = lv if isinstance(lv, dict) else {}
-            desired[key] = {k: MASK if same.get(k, v) == v else MASK_DIFFERS for k, v in dv.items()}
-    for side, other in ((live, desired), (desired, live)):
-        annotations = (side.get("metadata") or {}).get("annotations") or {}
-        if LAST_APPLIED in annotations:
-            theirs = ((other.get("metadata") or {}).get("annotations") or {}).get(LAST_APPLIED)
-            shown = MASK if side is live or theirs == annotations[LAST_APPLIED] else MASK_DIFFERS
-            side["metadata"] = dict(side["metadata"])
-            side["metadata"]["annotations"] = {**annotations, LAST_APPLIED: shown}
-    return live, desired
+        theirs = _map(live, key)
+        if isinstance(shown_backup.get(key), dict):
+            shown_backup[key] = {
+                k: MASK_DIFFERS if k in theirs and theirs[k] != v else MASK
+                for k, v in _map(backup, key).items()
+            }
+    ours = _map(_map(backup, "metadata"), "annotations").get(LAST_APPLIED)
+    theirs_applied = _map(_map(live, "metadata"), "annotations").get(LAST_APPLIED)
+    if ours is not None and theirs_applied is not None and ours != theirs_applied:
+        shown_backup["metadata"]["annotations"][LAST_APPLIED] = MASK_DIFFERS
+    return shown_live, shown_backup
+
+
+class _Dumper(yaml.SafeDumper):
+    """Every value written out in full: no &anchors and *aliases for repeated maps."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
 
 
 def render(obj: JSON) -> str:
-    return yaml.safe_dump(obj, sort_keys=True, default_flow_style=False, width=100)
+    return yaml.dump(obj, Dumper=_Dumper, sort_keys=True, default_flow_style=False, width=100)
 
 
-def unified_diff(live: JSON, desired: JSON, where: str) -> str:
-    if desired.get("kind") == "Secret" or live.get("kind") == "Secret":
-        live, desired = _mask_secret(live, desired)
+def unified_diff(live: JSON, backup: JSON, where: str) -> str:
+    live, backup = masked(live, backup)
     lines = difflib.unified_diff(
         render(live).splitlines(),
-        render(desired).splitlines(),
+        render(backup).splitlines(),
         fromfile=f"live {where}",
         tofile=f"backup {where}",
         lineterm="",
@@ -114,14 +115,18 @@ def unified_diff(live: JSON, desired: JSON, where: str) -> str:
 class Comparison:
     identical: bool
     diff: str  # empty when identical
-    patch: JSON  # merge patch from live to the backup's version
 
 
-def compare(live: JSON, desired: JSON, where: str = "") -> Comparison:
-    """Both objects must be normalised already (see normalize)."""
-    projected = project(live, desired)
-    if projected == desired:
-        return Comparison(True, "", {})
-    return Comparison(
-        False, unified_diff(projected, desired, where), merge_patch(projected, desired)
-    )
+def compare(live: JSON, backup: JSON, where: str = "") -> Comparison:
+    """The whole objects; `backup` is the server's rendering of the backup's version."""
+    if live == backup:
+        return Comparison(True, "")
+    return Comparison(False, unified_diff(live, backup, where))
+
+
+def compare_fields(live: JSON, backup: JSON, where: str = "") -> Comparison:
+    """The backup's fields only (the fallback; see the module docstring)."""
+    projected = project(live, backup)
+    if projected == backup:
+        return Comparison(True, "")
+    return Comparison(False, unified_diff(projected, backup, where))

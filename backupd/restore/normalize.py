@@ -1,9 +1,9 @@
 """Normalise an object for comparison: drop what the server or controllers set. Pure.
 
-Applied to both sides, the live object and the backup's (already transformed) one,
-so that a restored object compares equal to its backup on the next run. Defaults the
-server adds are handled by the comparison (see diffing): fields the backup does not
-have are ignored, except in the maps listed in EXACT_PATHS.
+Applied to both sides, the live object and the backup's version as the server would
+store it (or, in the fallback, the backup's transformed object), so that a restored
+object compares equal to its backup on the next run. What the server owns is decided
+in serverfields; how the two sides are compared, in diffing.
 """
 
 from __future__ import annotations

@@ -2,20 +2,32 @@
 
 from __future__ import annotations
 
+import copy
+import itertools
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from backupd.api.restore import Outcome
+from backupd.api.restore import ItemResult, Outcome
 from backupd.cluster.discovery import ApiResource
-from backupd.errors import ClusterConflict, ClusterNotFound, ClusterUnreachable
-from backupd.restore.applier import Applier
+from backupd.errors import (
+    ClusterConflict,
+    ClusterInvalid,
+    ClusterNotFound,
+    ClusterTimeout,
+    ClusterUnreachable,
+)
+from backupd.restore.applier import REPLACE_ATTEMPTS, Applier
 from backupd.restore.planner import plan, select_entries
-from tests.unit.actions.builders import JSON, configmap, deployment, entry, namespace, spec
+from tests.unit.actions.builders import JSON, configmap, deployment, entry, namespace, pod, spec
 
-CONFIGMAPS = ApiResource("", "v1", "configmaps", "ConfigMap", True, frozenset())
-NAMESPACES = ApiResource("", "v1", "namespaces", "Namespace", False, frozenset())
-DEPLOYMENTS = ApiResource("apps", "v1", "deployments", "Deployment", True, frozenset())
+VERBS = frozenset({"create", "get", "list", "update", "patch", "delete"})
+CONFIGMAPS = ApiResource("", "v1", "configmaps", "ConfigMap", True, VERBS)
+NAMESPACES = ApiResource("", "v1", "namespaces", "Namespace", False, VERBS)
+DEPLOYMENTS = ApiResource("apps", "v1", "deployments", "Deployment", True, VERBS)
+PODS = ApiResource("", "v1", "pods", "Pod", True, VERBS)
+DRY_RUN = {"dryRun": "All"}
 
 
 class FakeTargets:
@@ -26,26 +38,65 @@ class FakeTargets:
         return self.by_kind.get((group, kind))
 
 
-class FakeKube:
-    """Objects by path; POST creates (409 if present), PATCH merges one level deep."""
+def conflict(reason: str) -> ClusterConflict:
+    err = ClusterConflict(f"409 {reason}")
+    err.reason = reason
+    return err
 
-    def __init__(self, *, down: bool = False) -> None:
+
+def timed_out() -> ClusterTimeout:
+    err = ClusterTimeout("no reply within 60s")
+    err.sent = True
+    return err
+
+
+class FakeKube:
+    """Objects by path, stored as an API server would: a uid, a resourceVersion, defaults.
+
+    POST creates (409 AlreadyExists if present); PUT replaces at the current
+    resourceVersion (409 Conflict otherwise) and keeps the status (and a Namespace's
+    spec); dryRun=All returns
+    what would be stored and writes nothing. Pods refuse a replace (immutable spec).
+    """
+
+    def __init__(self, *, down: bool = False, check_namespaces: bool = False) -> None:
         self.objects: dict[str, JSON] = {}
         self.calls: list[tuple[str, str, Any]] = []
         self.down = down
+        self.check_namespaces = check_namespaces
         self.attempts = 0
+        self.versions = itertools.count(100)
+        self.lose_reply: Callable[[str, JSON], bool] = lambda method, body: False
+        self.before_put: Callable[[str], None] = lambda path: None
 
     def _check(self) -> None:
         self.attempts += 1
         if self.down:
             raise ClusterUnreachable("cannot reach the Kubernetes API server")
 
+    def stored(self, body: JSON, old: JSON | None = None) -> JSON:
+        obj = copy.deepcopy(body)
+        meta = obj["metadata"]
+        meta["uid"] = old["metadata"]["uid"] if old else f"uid-{next(self.versions)}"
+        meta["resourceVersion"] = str(next(self.versions))
+        meta["managedFields"] = [{"manager": "fake", "operation": "Update"}]
+        if obj["kind"] == "Deployment":  # defaults, as the real server adds them
+            obj["spec"].setdefault("progressDeadlineSeconds", 600)
+            for c in obj["spec"]["template"]["spec"]["containers"]:
+                c.setdefault("terminationMessagePath", "/dev/termination-log")
+        obj.pop("status", None)
+        if old is not None and "status" in old:
+            obj["status"] = old["status"]
+        if old is not None and obj["kind"] == "Namespace":  # finalizers change via /finalize
+            obj["spec"] = old.get("spec", {})
+        return obj
+
     def get(self, path: str, **params: Any) -> JSON:
         self._check()
+        self.calls.append(("GET", path, params or None))
         if path not in self.objects:
-            err = ClusterNotFound(f"GET {path}: 404 not found")
-            raise err
-        return self.objects[path]
+            raise ClusterNotFound(f"GET {path}: 404 not found")
+        return copy.deepcopy(self.objects[path])
 
     def request(
         self,
@@ -61,47 +112,99 @@ class FakeKube:
         self.calls.append((method, path, params))
         if warnings is not None and "bogus" in body:  # as the API server drops unknown fields
             warnings.append('unknown field "bogus"')
-        if params:  # dryRun=All: validate only
-            return {}
+        dry = params == DRY_RUN
         if method == "POST":
-            item = f"{path}/{body['metadata']['name']}"
-            if item in self.objects:
-                err = ClusterConflict(f"POST {path}: 409 already exists")
-                err.reason = "AlreadyExists"
-                raise err
-            self.objects[item] = body
-        else:
-            for key, value in body.items():
-                self.objects[path].setdefault(key, {}).update(value)
+            return self._create(path, body, dry)
+        if method == "PUT":
+            return self._replace(path, body, dry)
+        for key, value in body.items():  # a merge PATCH, one level deep
+            self.objects[path].setdefault(key, {}).update(value)
         return {}
+
+    def _create(self, path: str, body: JSON, dry: bool) -> JSON:
+        ns = body["metadata"].get("namespace")
+        if self.check_namespaces and ns and f"/api/v1/namespaces/{ns}" not in self.objects:
+            err = ClusterNotFound(f'POST {path}: 404 namespaces "{ns}" not found')
+            err.details = {"kind": "namespaces", "name": ns}
+            raise err
+        item = f"{path}/{body['metadata']['name']}"
+        if item in self.objects:
+            raise conflict("AlreadyExists")
+        obj = self.stored(body)
+        if not dry:
+            self.objects[item] = obj
+            if self.lose_reply("POST", body):
+                raise timed_out()
+        return obj
+
+    def _replace(self, path: str, body: JSON, dry: bool) -> JSON:
+        if not dry:
+            self.before_put(path)
+        current = self.objects[path]
+        if body["kind"] == "Pod":
+            err = ClusterInvalid(f"PUT {path}: 422 pod updates may not change fields")
+            err.reason = "Invalid"
+            raise err
+        if body["metadata"].get("resourceVersion") != current["metadata"]["resourceVersion"]:
+            raise conflict("Conflict")
+        obj = self.stored(body, current)
+        if not dry:
+            self.objects[path] = obj
+            if self.lose_reply("PUT", body):
+                raise timed_out()
+        return obj
+
+
+TARGETS = FakeTargets(CONFIGMAPS, NAMESPACES, DEPLOYMENTS, PODS)
+WEB = "/apis/apps/v1/namespaces/shop/deployments/web"
+CFG = "/api/v1/namespaces/shop/configmaps/cfg"
+
+
+def results(kube: FakeKube, *objects: JSON, **kwargs: Any) -> dict[str, ItemResult]:
+    s = spec(**kwargs)
+    pairs = [(entry(o), o) for o in objects]
+    the_plan = plan(pairs, select_entries([e for e, _ in pairs], s), s)
+    applied = Applier(kube, TARGETS, s, workers=2).apply(the_plan)  # type: ignore[arg-type]
+    return {r.name: r for r in applied}
 
 
 def run(kube: FakeKube, *objects: JSON, **kwargs: Any) -> dict[str, Outcome]:
-    s = spec(**kwargs)
-    pairs = [(entry(o), o) for o in objects]
-    selection = select_entries([e for e, _ in pairs], s)
-    the_plan = plan(pairs, selection, s)
-    targets = FakeTargets(CONFIGMAPS, NAMESPACES, DEPLOYMENTS)
-    results = Applier(kube, targets, s, workers=2).apply(the_plan)  # type: ignore[arg-type]
-    return {r.name: r.outcome for r in results}
+    return {name: r.outcome for name, r in results(kube, *objects, **kwargs).items()}
 
 
-def test_missing_objects_are_created_in_tier_order() -> None:
+def with_env(d: JSON, **env: str) -> JSON:
+    d["spec"]["template"]["spec"]["containers"][0]["env"] = [
+        {"name": k, "value": v} for k, v in env.items()
+    ]
+    return d
+
+
+def test_missing_objects_are_created_in_tier_order_with_one_request_each() -> None:
     kube = FakeKube()
     assert run(kube, configmap("cfg"), namespace("shop")) == {
         "shop": Outcome.created,
         "cfg": Outcome.created,
     }
-    assert [c[1] for c in kube.calls] == [
-        "/api/v1/namespaces",
-        "/api/v1/namespaces/shop/configmaps",
+    assert [c[:2] for c in kube.calls] == [
+        ("POST", "/api/v1/namespaces"),
+        ("POST", "/api/v1/namespaces/shop/configmaps"),
     ]
 
 
-def test_existing_objects_are_compared_then_left_alone_or_updated() -> None:
+def test_an_unchanged_existing_object_costs_one_dry_run_replace_more() -> None:
+    kube = FakeKube()
+    run(kube, namespace("shop"), deployment("web"))
+    kube.calls.clear()
+    assert run(kube, deployment("web")) == {"shop": Outcome.unchanged, "web": Outcome.unchanged}
+    web_calls = [(m, p) for m, path, p in kube.calls if path.startswith(WEB.rsplit("/", 1)[0])]
+    assert [m for m, _ in web_calls] == ["POST", "GET", "PUT"]
+    assert web_calls[-1][1] == DRY_RUN
+
+
+def test_existing_objects_are_compared_then_left_alone_or_replaced() -> None:
     kube = FakeKube()
     run(kube, namespace("shop"), configmap("same", a="1"), configmap("changed", a="1"))
-    kube.objects["/api/v1/namespaces/shop/configmaps/changed"]["data"] = {"a": "2"}
+    kube.objects["/api/v1/namespaces/shop/configmaps/changed"]["data"] = {"a": "2", "new": "x"}
 
     assert run(kube, configmap("same", a="1"), configmap("changed", a="1")) == {
         "shop": Outcome.unchanged,
@@ -113,6 +216,90 @@ def test_existing_objects_are_compared_then_left_alone_or_updated() -> None:
     assert kube.objects["/api/v1/namespaces/shop/configmaps/changed"]["data"] == {"a": "1"}
 
 
+def test_a_field_added_to_the_live_object_differs_and_update_removes_it() -> None:
+    kube = FakeKube()
+    run(kube, namespace("shop"), deployment("web"))
+    with_env(kube.objects[WEB], DEBUG="1")  # added after the backup
+
+    left_alone = results(kube, deployment("web"))["web"]
+    assert left_alone.outcome is Outcome.differs
+    assert left_alone.diff is not None and "-        - name: DEBUG" in left_alone.diff
+    assert "env" in kube.objects[WEB]["spec"]["template"]["spec"]["containers"][0]
+
+    updated = results(kube, deployment("web"), existing_resource_policy="update")["web"]
+    assert updated.outcome is Outcome.updated
+    assert "env" not in kube.objects[WEB]["spec"]["template"]["spec"]["containers"][0]
+    assert run(kube, deployment("web"))["web"] is Outcome.unchanged
+
+
+def test_a_replace_keeps_the_status_and_uid_the_server_owns() -> None:
+    kube = FakeKube()
+    run(kube, namespace("shop"), deployment("web", replicas=2))
+    kube.objects[WEB]["spec"]["replicas"] = 5
+    kube.objects[WEB]["status"] = {"readyReplicas": 5}
+    uid = kube.objects[WEB]["metadata"]["uid"]
+
+    run(kube, deployment("web", replicas=2), existing_resource_policy="update")
+
+    assert kube.objects[WEB]["spec"]["replicas"] == 2
+    assert kube.objects[WEB]["status"] == {"readyReplicas": 5}
+    assert kube.objects[WEB]["metadata"]["uid"] == uid
+
+
+def test_an_object_changed_during_the_replace_is_compared_again_from_a_fresh_read() -> None:
+    kube = FakeKube()
+    run(kube, namespace("shop"), configmap("cfg", a="1"))
+    kube.objects[CFG]["data"] = {"a": "2"}
+    changes = iter([{"a": "3"}])
+
+    def someone_else_writes(path: str) -> None:
+        for data in changes:  # once: bump the resourceVersion under the restore
+            kube.objects[CFG] = kube.stored({**kube.objects[CFG], "data": data})
+
+    kube.before_put = someone_else_writes
+    r = results(kube, configmap("cfg", a="1"), existing_resource_policy="update")["cfg"]
+
+    assert r.outcome is Outcome.updated
+    assert kube.objects[CFG]["data"] == {"a": "1"}
+    assert r.diff is not None and "-  a: '3'" in r.diff  # the diff is against the fresh read
+    assert [m for m, path, _ in kube.calls if path == CFG].count("GET") == 2
+
+
+def test_an_object_that_keeps_changing_fails_after_a_few_attempts() -> None:
+    kube = FakeKube()
+    run(kube, namespace("shop"), configmap("cfg", a="1"))
+    kube.objects[CFG]["data"] = {"a": "2"}
+    kube.before_put = lambda path: kube.objects.update(
+        {path: kube.stored(kube.objects[path], kube.objects[path])}
+    )
+
+    r = results(kube, configmap("cfg", a="1"), existing_resource_policy="update")["cfg"]
+
+    assert r.outcome is Outcome.failed
+    assert r.reason == f"it changed while being replaced, {REPLACE_ATTEMPTS} times: 409 Conflict"
+    real_puts = [c for c in kube.calls if c[0] == "PUT" and c[1] == CFG and c[2] is None]
+    assert len(real_puts) == REPLACE_ATTEMPTS
+
+
+def test_a_kind_the_server_will_not_replace_is_compared_on_the_backups_fields() -> None:
+    kube = FakeKube()
+    run(kube, namespace("shop"), pod("solo"))
+    path = "/api/v1/namespaces/shop/pods/solo"
+    kube.objects[path]["spec"]["containers"][0]["image"] = "app:2"
+
+    left_alone = results(kube, pod("solo"))["solo"]
+    assert left_alone.outcome is Outcome.differs
+    assert left_alone.reason is not None and "compared on the backup's fields only" in (
+        left_alone.reason
+    )
+    assert left_alone.diff is not None and "+  - image: app:1" in left_alone.diff
+
+    update = results(kube, pod("solo"), existing_resource_policy="update")["solo"]
+    assert update.outcome is Outcome.failed
+    assert update.reason is not None and "cannot be replaced: 422" in update.reason
+    assert kube.objects[path]["spec"]["containers"][0]["image"] == "app:2"
+
+
 def test_dry_run_validates_and_writes_nothing() -> None:
     kube = FakeKube()
     assert run(kube, namespace("shop"), configmap("cfg"), dry_run=True) == {
@@ -120,7 +307,112 @@ def test_dry_run_validates_and_writes_nothing() -> None:
         "cfg": Outcome.created,
     }
     assert kube.objects == {}
-    assert all(params == {"dryRun": "All"} for _, _, params in kube.calls)
+    assert all(params == DRY_RUN for m, _, params in kube.calls if m != "GET")
+
+
+def test_a_dry_run_update_says_what_would_be_replaced_and_writes_nothing() -> None:
+    kube = FakeKube()
+    run(kube, namespace("shop"), deployment("web"))
+    with_env(kube.objects[WEB], DEBUG="1")
+    before = copy.deepcopy(kube.objects[WEB])
+
+    r = results(kube, deployment("web"), existing_resource_policy="update", dry_run=True)["web"]
+
+    assert r.outcome is Outcome.updated
+    assert r.reason == "would be replaced by the backup's version"
+    assert kube.objects[WEB] == before
+
+
+def test_a_dry_run_into_a_namespace_not_made_yet_is_validated_elsewhere() -> None:
+    kube = FakeKube(check_namespaces=True)
+    kube.objects["/api/v1/namespaces/default"] = namespace("default")
+    r = results(kube, namespace("shop"), configmap("cfg"), dry_run=True)["cfg"]
+    assert r.outcome is Outcome.created
+    assert r.reason == "validated in namespace default: shop does not exist yet"
+
+
+def test_a_not_found_is_read_from_the_status_details_not_from_its_message() -> None:
+    class Odd(FakeKube):
+        def _create(self, path: str, body: JSON, dry: bool) -> JSON:
+            if body["kind"] == "ConfigMap":  # the text says namespace; the Status does not
+                raise ClusterNotFound(f'POST {path}: 404 namespaces "shop" not found')
+            return super()._create(path, body, dry)
+
+    r = results(Odd(), namespace("shop"), configmap("cfg"), dry_run=True)["cfg"]
+    assert r.outcome is Outcome.failed
+
+
+def test_a_create_that_timed_out_and_took_effect_is_created_with_a_note() -> None:
+    kube = FakeKube()
+    run(kube, namespace("shop"))
+    kube.lose_reply = lambda method, body: method == "POST"
+
+    r = results(kube, configmap("cfg", a="1"))["cfg"]
+
+    assert r.outcome is Outcome.created
+    assert (
+        r.reason == "the create timed out; the object was found afterwards and matches the backup"
+    )
+    cfg_posts = [c for c in kube.calls if c[:2] == ("POST", "/api/v1/namespaces/shop/configmaps")]
+    assert len(cfg_posts) == 1  # never re-sent
+
+
+def test_a_create_that_timed_out_without_effect_fails_and_says_so() -> None:
+    class Lost(FakeKube):
+        def _create(self, path: str, body: JSON, dry: bool) -> JSON:
+            if body["kind"] == "ConfigMap":
+                raise timed_out()  # the server never acted on it
+            return super()._create(path, body, dry)
+
+    kube = Lost()
+    r = results(kube, namespace("shop"), configmap("cfg"))["cfg"]
+
+    assert r.outcome is Outcome.failed
+    assert r.reason == "the create timed out and the object does not exist"
+    assert CFG not in kube.objects
+
+
+def test_a_create_that_timed_out_and_finds_a_different_object_reports_it_differs() -> None:
+    class Raced(FakeKube):
+        def _create(self, path: str, body: JSON, dry: bool) -> JSON:
+            if body["kind"] == "ConfigMap":  # another writer got there first
+                self.objects[CFG] = self.stored({**body, "data": {"a": "theirs"}})
+                raise timed_out()
+            return super()._create(path, body, dry)
+
+    r = results(Raced(), namespace("shop"), configmap("cfg", a="1"))["cfg"]
+
+    assert r.outcome is Outcome.differs
+    assert r.reason is not None
+    assert r.reason.startswith("the create timed out; an object was found afterwards: exists")
+    assert r.diff is not None and "-  a: theirs" in r.diff
+
+
+def test_a_create_that_timed_out_on_a_silent_server_is_unknown_not_unchanged() -> None:
+    class Silent(FakeKube):
+        def _create(self, path: str, body: JSON, dry: bool) -> JSON:
+            if body["kind"] == "ConfigMap":
+                self.down = True
+                raise timed_out()
+            return super()._create(path, body, dry)
+
+    r = results(Silent(), namespace("shop"), configmap("cfg"))["cfg"]
+    assert r.outcome is Outcome.failed
+    assert r.reason is not None
+    assert r.reason.startswith("the create timed out; whether the object was created is unknown")
+
+
+def test_a_replace_that_timed_out_is_checked_not_re_sent() -> None:
+    kube = FakeKube()
+    run(kube, namespace("shop"), configmap("cfg", a="1"))
+    kube.objects[CFG]["data"] = {"a": "2"}
+    kube.lose_reply = lambda method, body: method == "PUT"
+
+    r = results(kube, configmap("cfg", a="1"), existing_resource_policy="update")["cfg"]
+
+    assert r.outcome is Outcome.updated
+    assert r.reason is not None and r.reason.startswith("the replace timed out")
+    assert [m for m, path, p in kube.calls if path == CFG and p is None] == ["GET", "PUT", "GET"]
 
 
 def test_a_type_the_target_does_not_serve_fails_that_item_only() -> None:
@@ -141,14 +433,10 @@ def test_an_unreachable_server_fails_fast_instead_of_retrying_every_item() -> No
 
 def test_every_item_of_a_large_tier_gets_exactly_one_result() -> None:
     kube = FakeKube()
-    s = spec()
     objects = [namespace("shop"), *(configmap(f"c{i:03d}") for i in range(300))]
-    pairs = [(entry(o), o) for o in objects]
-    the_plan = plan(pairs, select_entries([e for e, _ in pairs], s), s)
-    targets = FakeTargets(CONFIGMAPS, NAMESPACES)
-    results = Applier(kube, targets, s, workers=8).apply(the_plan)  # type: ignore[arg-type]
-    assert sorted(r.name for r in results) == sorted(o["metadata"]["name"] for o in objects)
-    assert {r.outcome for r in results} == {Outcome.created}
+    outcomes = run(kube, *objects)
+    assert sorted(outcomes) == sorted(o["metadata"]["name"] for o in objects)
+    assert set(outcomes.values()) == {Outcome.created}
     assert len(kube.objects) == 301
 
 
@@ -169,7 +457,7 @@ def test_a_failing_result_callback_is_raised_not_a_hang() -> None:
     objects = [namespace("shop"), *(configmap(f"c{i}") for i in range(20))]
     pairs = [(entry(o), o) for o in objects]
     the_plan = plan(pairs, select_entries([e for e, _ in pairs], s), s)
-    applier = Applier(FakeKube(), FakeTargets(CONFIGMAPS, NAMESPACES), s, workers=4)  # type: ignore[arg-type]
+    applier = Applier(FakeKube(), TARGETS, s, workers=4)  # type: ignore[arg-type]
 
     def progress(r: Any) -> None:
         if r.name == "c3":
@@ -180,14 +468,10 @@ def test_a_failing_result_callback_is_raised_not_a_hang() -> None:
 
 
 def test_the_api_servers_warnings_are_kept_on_the_item() -> None:
-    s = spec()
     odd = configmap("odd")
     odd["bogus"] = 1
-    pairs = [(entry(o), o) for o in (namespace("shop"), odd, configmap("fine"))]
-    the_plan = plan(pairs, select_entries([e for e, _ in pairs], s), s)
-    targets = FakeTargets(CONFIGMAPS, NAMESPACES)
-    results = Applier(FakeKube(), targets, s, workers=2).apply(the_plan)  # type: ignore[arg-type]
-    assert {r.name: r.warnings for r in results} == {
+    r = results(FakeKube(), namespace("shop"), odd, configmap("fine"))
+    assert {name: x.warnings for name, x in r.items()} == {
         "shop": [],
         "odd": ['unknown field "bogus"'],
         "fine": [],
