@@ -19,12 +19,12 @@ from backupd.backup.engine import run_backup
 from backupd.backup.inspect import diff_indexes, field_changes
 from backupd.backup.selection import split_csv
 from backupd.errors import BackupdError, NotFoundError, UserInputError
-from backupd.storage.catalog import list_committed
-from backupd.storage.layout import BackupKeys, validate_name
+from backupd.storage import catalog, records
+from backupd.storage.layout import validate_name
 from cli import backup_view
 from cli.common import ContextOption, KubeconfigOption, LocationOption, kube_client, progress_bar
 from cli.config import resolve_location
-from cli.output import OutputFormat, OutputOption, console, emit, info, print_table
+from cli.output import OutputFormat, OutputOption, console, emit, info, print_table, warn
 
 app = typer.Typer(no_args_is_help=True, help="Create, list, inspect, download and delete backups.")
 
@@ -97,41 +97,92 @@ def create(
     _exit_for(backup)
 
 
+def _source_cluster(
+    any_cluster: bool, cluster: str | None, kubeconfig: str | None, context: str | None
+) -> records.SourceCluster | None:
+    """Whose backups --latest chooses from: this cluster's unless told otherwise; with
+    no cluster to ask, every cluster's, and say so."""
+    if any_cluster and cluster:
+        raise UserInputError("give at most one of --any-cluster and --cluster")
+    if any_cluster:
+        return None
+    if cluster:
+        return records.named_cluster(cluster)
+    try:
+        with kube_client(kubeconfig, context) as kube:
+            here = stored.current_cluster(kube)
+    except BackupdError as e:
+        info(
+            f"note: no cluster to match backups to ({e}); "
+            "choosing among the backups of every cluster"
+        )
+        return None
+    if not here.id:
+        info(f"note: cannot read namespace kube-system; matching backups by server {here.server}")
+    return records.this_cluster(here)
+
+
+def _latest(backups: list[Backup], wanted: records.Wanted, where: str) -> Backup:
+    try:
+        chosen = records.latest(backups, wanted, where)
+    except records.NoBackupChosen as e:
+        raise backup_view.with_flags(e) from None
+    info(f"latest {wanted.describe()}: {chosen.metadata.name}")
+    return chosen
+
+
 @app.command("get")
 def get(
     names: list[str] = typer.Argument(None, help="backups to show (default: all)"),
     latest: bool = typer.Option(
-        False, "--latest", help="only the newest Completed backup (with --namespace: that has it)"
+        False,
+        "--latest",
+        help="only the newest Completed backup of this cluster "
+        "(with --namespace: one holding all of it)",
     ),
     namespace: str = typer.Option(None, "-n", "--namespace", help="only backups holding it"),
+    allow_partial: bool = typer.Option(
+        False,
+        "--allow-partial",
+        help="with --latest --namespace: also a backup holding only part of the namespace "
+        "(a label selector or resource filter)",
+    ),
+    any_cluster: bool = typer.Option(
+        False, "--any-cluster", help="with --latest: choose among every cluster's backups"
+    ),
+    cluster: str = typer.Option(
+        None,
+        "--cluster",
+        help="with --latest: choose among this cluster's backups (kube-system UID or server URL)",
+    ),
     location: str = LocationOption,
+    kubeconfig: str = KubeconfigOption,
+    context: str = ContextOption,
     output: OutputFormat = OutputOption,
 ) -> None:
-    """List backups in a location (only committed ones), newest first."""
+    """List backups in a location (only committed ones), newest first, with their scope
+    and the cluster they came from."""
     loc = resolve_location(location, access_mode="ReadOnly")
-    docs = list_committed(loc, "backups")
+    listing = records.list_backups(loc)
+    for skipped in listing.skipped:
+        warn(str(skipped))
+    backups = records.newest_first(listing.records)
     if names:
         wanted = set(names)
-        docs = [d for d in docs if d["metadata"]["name"] in wanted]
-        missing = wanted - {d["metadata"]["name"] for d in docs}
+        backups = [b for b in backups if b.metadata.name in wanted]
+        missing = wanted - {b.metadata.name for b in backups}
         if missing:
             raise NotFoundError(f"backup(s) not found in {loc.url}: {', '.join(sorted(missing))}")
-    backups = [Backup.model_validate(d) for d in docs]
-    backups.sort(key=lambda b: str(b.metadata.creation_timestamp or ""), reverse=True)
-    if namespace:
-        backups = [b for b in backups if namespace in b.status.namespace_counts]
     if latest:
-        backups = [b for b in backups if b.status.phase is Phase.completed][:1]
-        if not backups:
-            where = f" holding namespace {namespace}" if namespace else ""
-            raise NotFoundError(f"no Completed backup{where} in {loc.url}")
+        source = _source_cluster(any_cluster, cluster, kubeconfig, context)
+        choice = records.Wanted(namespace=namespace, allow_partial=allow_partial, cluster=source)
+        backups = [_latest(backups, choice, loc.url)]
+    elif namespace:
+        backups = [b for b in backups if namespace in b.status.namespace_counts]
     emit(
         [b.to_json_dict() for b in backups],
         output,
-        lambda: print_table(
-            ["NAME", "STATUS", "ERRORS", "WARNINGS", "CREATED", "EXPIRES", "ITEMS", "SIZE"],
-            [backup_view.row(b) for b in backups],
-        ),
+        lambda: print_table(backup_view.COLUMNS, [backup_view.row(b) for b in backups]),
     )
 
 
@@ -188,20 +239,15 @@ def delete(
 ) -> None:
     """Delete a backup from storage (its metadata first, so it is never half-listed)."""
     loc = resolve_location(location)
-    keys = BackupKeys(validate_name(name))
-    objects = loc.list(keys.prefix)
-    if not objects:
-        raise NotFoundError(f"backup {name} not found in {loc.url}")
+    doomed = catalog.deletion(loc, name)
     if not yes:
         if not sys.stdin.isatty():
             raise UserInputError("refusing to delete without confirmation; pass --yes")
-        typer.confirm(f"delete backup {name} ({len(objects)} objects) from {loc.url}?", abort=True)
-    if keys.metadata in objects:
-        loc.delete(keys.metadata)
-    for key in objects:
-        if key != keys.metadata:
-            loc.delete(key)
-    info(f"backup {name} deleted ({len(objects)} objects)")
+        typer.confirm(
+            f"delete backup {name} ({len(doomed.objects)} objects) from {loc.url}?", abort=True
+        )
+    deleted = doomed.execute()
+    info(f"backup {name} deleted ({deleted} objects)")
 
 
 @app.command()

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import datetime
+from urllib.parse import urlsplit
 
-from backupd.api.backup import Backup
+from rich.markup import escape
+
+from backupd.api.backup import Backup, ClusterInfo
+from backupd.errors import NotFoundError
+from backupd.storage.records import NoBackupChosen
 from cli.output import console, print_table
 
 
@@ -21,6 +26,41 @@ def human_size(n: int) -> str:
     return f"{n} B"
 
 
+COLUMNS = [
+    "NAME",
+    "STATUS",
+    "ERRORS",
+    "WARNINGS",
+    "CREATED",
+    "EXPIRES",
+    "ITEMS",
+    "SIZE",
+    "SCOPE",
+    "CLUSTER",
+]
+
+
+def cluster(info: ClusterInfo) -> str:
+    """`<uid prefix>@<host:port>`: short, and enough to tell a bucket's clusters apart."""
+    try:
+        host = urlsplit(info.server).netloc or info.server
+    except ValueError:
+        host = info.server
+    uid = info.id[:8]
+    return f"{uid}@{host}" if uid and host else uid or host or "-"
+
+
+def with_flags(e: NoBackupChosen) -> NotFoundError:
+    """The error of a --latest/--from-schedule that found nothing, with the flags that
+    would widen the choice."""
+    hints = [e.hint] if e.hint else []
+    if e.partial:
+        hints.append("--allow-partial takes one of those")
+    if e.other_clusters:
+        hints.append("--any-cluster chooses from every cluster")
+    return NotFoundError(e.message, hint="; ".join(hints) or None)
+
+
 def row(b: Backup) -> list[str]:
     st = b.status
     return [
@@ -32,6 +72,8 @@ def row(b: Backup) -> list[str]:
         _ts(st.expiration),
         str(st.progress.items_backed_up),
         human_size(st.archive.size) if st.archive else "-",
+        b.spec.scope(),
+        cluster(st.cluster),
     ]
 
 
@@ -52,13 +94,17 @@ def print_description(b: Backup, *, details: bool) -> None:
         f"{'  exclude ' + ','.join(spec.excluded_resources) if spec.excluded_resources else ''}",
         highlight=False,
     )
-    p(f"[bold]Selector:[/]     {spec.label_selector or '<none>'}", highlight=False)
+    p(f"[bold]Selector:[/]     {escape(spec.label_selector or '<none>')}", highlight=False)
+    p(f"[bold]Scope:[/]        {escape(spec.scope())}", highlight=False)
     p(f"[bold]Cluster-scoped:[/] {spec.include_cluster_resources}", highlight=False)
     p(f"[bold]Location:[/]     {spec.storage_location or ''}", highlight=False)
     p(f"[bold]Started:[/]      {_ts(st.start_timestamp)}", highlight=False)
     p(f"[bold]Completed:[/]    {_ts(st.completion_timestamp)}", highlight=False)
     p(f"[bold]Expires:[/]      {_ts(st.expiration)} (ttl {spec.ttl})", highlight=False)
-    p(f"[bold]Cluster:[/]      {st.cluster.version} id={st.cluster.id}", highlight=False)
+    p(
+        f"[bold]Cluster:[/]      {st.cluster.describe()} (version {st.cluster.version or '?'})",
+        highlight=False,
+    )
     p(f"[bold]Items:[/]        {st.progress.items_backed_up}", highlight=False)
     for label, obj in (("Archive", st.archive), ("Index", st.index), ("Log", st.log)):
         if obj:

@@ -11,6 +11,7 @@ from typing import Any
 import typer
 import yaml
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 # Not a terminal (a pipe, a CI log): do not wrap tables at 80 columns.
@@ -54,9 +55,14 @@ def print_table(
     for c in columns:
         t.add_column(c)
     for r in rows:
-        t.add_row(*("" if v is None else str(v) for v in r))
+        t.add_row(*("" if v is None else escape(str(v)) for v in r))  # data, never markup
     console.print(t)
 
 
 def info(message: str) -> None:
     err_console.print(message, highlight=False, soft_wrap=True)
+
+
+def warn(message: str) -> None:
+    """A warning on stderr, `warning: ...`; stdout stays clean for -o json/yaml/name."""
+    err_console.print(f"warning: {message}", highlight=False, markup=False, soft_wrap=True)

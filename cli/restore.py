@@ -11,16 +11,19 @@ import typer
 from backupd.api.backup import ClusterResources
 from backupd.api.common import Phase
 from backupd.api.restore import ExistingResourcePolicy, ItemResult, Outcome, Restore, RestoreSpec
-from backupd.errors import ArchiveError, BackupdError, UserInputError
+from backupd.errors import BackupdError, UserInputError
 from backupd.restore import engine
 from backupd.restore.applier import DEFAULT_WORKERS
 from backupd.restore.report import describe_issues, outcome_word
-from backupd.storage.catalog import list_committed, read_committed
-from backupd.storage.layout import MAX_NAME_LENGTH, RestoreKeys, validate_name
-from backupd.storage.location import AccessMode, Location
+from backupd.storage import records
+from backupd.storage.catalog import default_restore_name as default_name
+from backupd.storage.catalog import unused_name
+from backupd.storage.layout import validate_name
+from backupd.storage.location import AccessMode
+from cli import backup_view
 from cli.common import ContextOption, KubeconfigOption, LocationOption, kube_client, progress_bar
 from cli.config import resolve_location
-from cli.output import OutputFormat, OutputOption, console, emit, info, print_table
+from cli.output import OutputFormat, OutputOption, console, emit, info, print_table, warn
 
 app = typer.Typer(
     no_args_is_help=True, help="Restore backups into a cluster; list and inspect restores."
@@ -49,20 +52,6 @@ def _choice(value: str, enum: Any, flag: str) -> Any:
     except ValueError:
         choices = ", ".join(e.value for e in enum)
         raise UserInputError(f"invalid {flag} {value[:40]!r}; use one of: {choices}") from None
-
-
-def default_name(backup: str, at: datetime.datetime) -> str:
-    stamp = at.strftime("%Y%m%d%H%M%S")
-    return f"{backup[: MAX_NAME_LENGTH - len(stamp) - 1].rstrip('-.')}-{stamp}"
-
-
-def unused_name(loc: Location, name: str) -> str:
-    """`name`, or `name-2`, `name-3`... if restores ran within the same second."""
-    candidate, n = name, 1
-    while loc.exists(RestoreKeys(candidate).metadata):
-        n += 1
-        candidate = f"{name[: MAX_NAME_LENGTH - len(str(n)) - 1]}-{n}"
-    return candidate
 
 
 def _counts(restore: Restore) -> str:
@@ -144,6 +133,11 @@ def create(
     ),
     preserve_nodeports: bool = typer.Option(False, "--preserve-nodeports"),
     dry_run: bool = typer.Option(False, "--dry-run", help="print the plan; change nothing"),
+    any_cluster: bool = typer.Option(
+        False,
+        "--any-cluster",
+        help="with --from-schedule: choose among every cluster's backups, not the target's",
+    ),
     workers: int = typer.Option(DEFAULT_WORKERS, "--workers", min=1, max=64),
     kubeconfig: str = KubeconfigOption,
     context: str = ContextOption,
@@ -176,12 +170,26 @@ def create(
     if name is not None:
         validate_name(name, "restore")
     loc = resolve_location(location)
-    if name is None:
-        backup = from_backup or engine.latest_of_schedule(loc, from_schedule).metadata.name
-        name = unused_name(loc, default_name(backup, datetime.datetime.now(datetime.UTC)))
     kube = kube_client(kubeconfig, context)
-    with progress_bar("restoring", enabled=output is OutputFormat.table) as update:
-        run = engine.execute(name, spec, kube=kube, location=loc, progress=update, workers=workers)
+    try:
+        if name is None:
+            backup = from_backup
+            if backup is None:
+                source = engine.source_cluster(kube, any_cluster=any_cluster)
+                backup = engine.latest_of_schedule(loc, from_schedule, source).metadata.name
+            name = unused_name(loc, default_name(backup, datetime.datetime.now(datetime.UTC)))
+        with progress_bar("restoring", enabled=output is OutputFormat.table) as update:
+            run = engine.execute(
+                name,
+                spec,
+                kube=kube,
+                location=loc,
+                progress=update,
+                workers=workers,
+                any_cluster=any_cluster,
+            )
+    except records.NoBackupChosen as e:
+        raise backup_view.with_flags(e) from None
     restore = run.restore
     data: dict[str, Any] = restore.to_json_dict()
     if dry_run:
@@ -194,14 +202,6 @@ def create(
 
     emit(data, output, table)
     _fail_unless_complete(restore)
-
-
-def _load(loc: Location, name: str) -> Restore:
-    document = read_committed(loc, name, "restores")
-    try:
-        return Restore.model_validate(document)
-    except ValueError as e:
-        raise ArchiveError(f"restore {name}: its record is not valid") from e
 
 
 def _row(r: Restore) -> list[Any]:
@@ -226,9 +226,12 @@ def get(
     """List restores recorded in the location."""
     loc = resolve_location(location, access_mode=AccessMode.ReadOnly)
     if name is not None:
-        restores = [_load(loc, name)]
+        restores = [records.load_restore(loc, name)]
     else:
-        restores = [Restore.model_validate(d) for d in list_committed(loc, "restores")]
+        listing = records.list_restores(loc)
+        for skipped in listing.skipped:
+            warn(str(skipped))
+        restores = listing.records
     data: Any = [r.to_json_dict() for r in restores]
     columns = [
         "NAME",
@@ -256,7 +259,7 @@ def describe(
 ) -> None:
     """Show a restore: outcome counts, warnings with diffs and errors by namespace."""
     loc = resolve_location(location, access_mode=AccessMode.ReadOnly)
-    restore = _load(loc, name)
+    restore = records.load_restore(loc, name)
     items = engine.read_results(loc, name)
     s = restore.status
 
@@ -299,5 +302,5 @@ def describe(
 def logs(name: str = typer.Argument(...), location: str = LocationOption) -> None:
     """Print the log of a restore."""
     loc = resolve_location(location, access_mode=AccessMode.ReadOnly)
-    read_committed(loc, name, "restores")  # a clear error for an unknown restore
+    records.load_restore(loc, name)  # a clear error for an unknown restore
     console.print(engine.read_log(loc, name), end="", highlight=False, markup=False)

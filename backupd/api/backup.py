@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 from enum import StrEnum
+from fnmatch import fnmatchcase
 from typing import Literal
 
 from pydantic import Field
@@ -34,6 +35,38 @@ class BackupSpec(Model):
     compression: Literal["gzip", "zstd"] = "gzip"
     snapshot_volumes: bool = False
 
+    def narrowing(self, namespace: str) -> list[str]:
+        """Why this spec does not take all of `namespace` ([] if it takes every object)."""
+        reasons: list[str] = []
+        if any(fnmatchcase(namespace, p) for p in self.excluded_namespaces):
+            reasons.append(f"namespace {namespace} is excluded")
+        elif not any(fnmatchcase(namespace, p) for p in self.included_namespaces or ["*"]):
+            reasons.append(f"namespace {namespace} is not included")
+        if self.label_selector:
+            reasons.append(f"only objects labelled {self.label_selector}")
+        if self.resource_filtered:
+            reasons.append(f"only resources {self.resource_scope()}")
+        return reasons
+
+    @property
+    def resource_filtered(self) -> bool:
+        return (self.included_resources or ["*"]) != ["*"] or bool(self.excluded_resources)
+
+    def resource_scope(self) -> str:
+        included = ",".join(self.included_resources or ["*"])
+        return included + "".join(f",!{r}" for r in self.excluded_resources)
+
+    def scope(self) -> str:
+        """What the backup takes, in one line: `ns=shop,!shop-tmp res=deploy sel=app=web`."""
+        namespaces = ",".join(self.included_namespaces or ["*"])
+        namespaces += "".join(f",!{n}" for n in self.excluded_namespaces)
+        parts = [f"ns={namespaces}"]
+        if self.resource_filtered:
+            parts.append(f"res={self.resource_scope()}")
+        if self.label_selector:
+            parts.append(f"sel={self.label_selector}")
+        return " ".join(parts)
+
 
 class Progress(Model):
     total_items: int = 0
@@ -41,9 +74,31 @@ class Progress(Model):
 
 
 class ClusterInfo(Model):
+    """The cluster a backup came from.
+
+    `id` is the UID of its kube-system namespace: the same through every kubeconfig
+    and address, new when a cluster is rebuilt. `server` is the API server URL it was
+    reached at; it tells clusters apart only where an old record has no `id`.
+    """
+
     version: str = ""
     id: str = ""
     server: str = ""
+
+    def same_cluster(self, other: ClusterInfo) -> bool:
+        """By UID when both know theirs, else by server URL; False when neither tells."""
+        if self.id and other.id:
+            return self.id == other.id
+        mine, theirs = normalize_server(self.server), normalize_server(other.server)
+        return bool(mine) and mine == theirs
+
+    def describe(self) -> str:
+        return f"cluster {self.id or '<unknown uid>'} at {self.server or '<unknown server>'}"
+
+
+def normalize_server(url: str) -> str:
+    """An API server URL for comparison: lower case, no trailing slash."""
+    return url.strip().rstrip("/").lower()
 
 
 class SkippedResource(Model):

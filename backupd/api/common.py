@@ -5,20 +5,46 @@ from __future__ import annotations
 import datetime
 import re
 from enum import StrEnum
+from typing import Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 
 from backupd.errors import UserInputError
 
+# Validation context of a record read back from storage (see Model.from_stored).
+_STORED = "backupd.stored"
+
 
 class Model(BaseModel):
-    """camelCase on the wire, snake_case in Python, unknown fields refused."""
+    """camelCase on the wire, snake_case in Python.
+
+    Unknown fields are refused in what we build or take from a user (a typo in a
+    flag or a CR is an error), and ignored, at any depth, in a record read back from
+    storage with `from_stored` (a newer backupd may have written fields we do not know).
+    """
 
     model_config = ConfigDict(
         alias_generator=lambda s: re.sub(r"_([a-z])", lambda m: m.group(1).upper(), s),
         populate_by_name=True,
         extra="forbid",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_unknown_when_stored(cls, data: Any, info: ValidationInfo) -> Any:
+        if not (isinstance(data, dict) and info.context and info.context.get(_STORED)):
+            return data
+        known = {n for name, f in cls.model_fields.items() for n in (name, f.alias or name)}
+        return {k: v for k, v in data.items() if k in known}
+
+    @classmethod
+    def from_stored(cls, data: object) -> Self:
+        """Validate a record read from storage, ignoring fields this version does not know.
+
+        Raises pydantic.ValidationError (or a validator's UserInputError) like
+        model_validate for anything else that is wrong.
+        """
+        return cls.model_validate(data, context={_STORED: True})
 
     def to_json_dict(self) -> dict[str, object]:
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)

@@ -1,4 +1,5 @@
-"""Reading a committed backup back from storage: its metadata, index and objects."""
+"""Reading a committed backup back from storage: its metadata, index and objects,
+and which cluster a backup (or the cluster we talk to) is."""
 
 from __future__ import annotations
 
@@ -9,26 +10,33 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pydantic
-
-from backupd.api.backup import Backup
+from backupd.api.backup import Backup, ClusterInfo
 from backupd.api.common import StoredObject
 from backupd.archive.format import IndexEntry
 from backupd.archive.reader import ArchiveReader, read_index_file
-from backupd.errors import ArchiveError, NotFoundError, UserInputError
-from backupd.storage.catalog import read_committed
+from backupd.cluster import discovery
+from backupd.cluster.client import KubeClient
+from backupd.errors import ClusterForbidden, ClusterNotFound, NotFoundError, UserInputError
+from backupd.storage import records
 from backupd.storage.location import Location
 
 
 def load(location: Location, name: str) -> Backup:
     """The committed backup `name`; NotFoundError if absent or not final."""
-    document = read_committed(location, name, "backups")
+    return records.load_backup(location, name)
+
+
+def current_cluster(kube: KubeClient) -> ClusterInfo:
+    """The identity of the cluster `kube` talks to, as a backup records it.
+
+    Without the right to read namespace kube-system the UID stays empty, and backups
+    are then told apart by server URL. An unreachable cluster raises.
+    """
     try:
-        return Backup.model_validate(document)
-    except pydantic.ValidationError as e:
-        raise ArchiveError(
-            f"backup {name}: backup.json is not a valid backup ({e.error_count()} errors)"
-        ) from e
+        uid = discovery.cluster_id(kube)
+    except (ClusterForbidden, ClusterNotFound):
+        uid = ""
+    return ClusterInfo(id=uid, server=kube.host)
 
 
 def require_archive(backup: Backup) -> StoredObject:

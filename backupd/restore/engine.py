@@ -18,15 +18,15 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import orjson
 from pydantic import ValidationError
 
-from backupd.api.backup import SCHEDULE_LABEL, Backup
+from backupd.api.backup import SCHEDULE_LABEL, Backup, ClusterInfo  # noqa: F401 (re-exported)
 from backupd.api.common import ObjectMeta, Phase, now
 from backupd.api.restore import ItemIssue, ItemResult, Restore, RestoreSpec, RestoreStatus
 from backupd.archive.reader import ArchiveReader
+from backupd.backup import stored
 from backupd.cluster.client import KubeClient
 from backupd.errors import (
     ArchiveError,
@@ -39,9 +39,11 @@ from backupd.restore import planner
 from backupd.restore.applier import DEFAULT_WORKERS, Applier
 from backupd.restore.report import log_line, summarize
 from backupd.restore.targets import Targets
-from backupd.storage.catalog import list_committed, read_committed
+from backupd.storage import records
+from backupd.storage.catalog import Skipped
 from backupd.storage.layout import RestoreKeys, validate_name
 from backupd.storage.location import Location
+from backupd.storage.records import SourceCluster
 
 BACKUP_LABEL = "backupd.io/backup"
 RESTORABLE = frozenset({Phase.completed, Phase.partially_failed})
@@ -58,38 +60,59 @@ class RestoreRun:
     items: list[ItemResult] = field(default_factory=list)
 
 
-def _backup(document: dict[str, Any], where: str) -> Backup:
-    try:
-        return Backup.model_validate(document)
-    except ValidationError as e:
-        raise ArchiveError(
-            f"{where} is not a valid backup record ({e.error_count()} errors)"
-        ) from e
+def source_cluster(kube: KubeClient, *, any_cluster: bool = False) -> SourceCluster | None:
+    """Whose backups `--from-schedule` chooses from: the target cluster's, unless any."""
+    return None if any_cluster else records.this_cluster(stored.current_cluster(kube))
 
 
-def latest_of_schedule(location: Location, schedule: str) -> Backup:
-    """The newest Completed backup labelled backupd.io/schedule=<schedule>."""
-    candidates = [
-        b
-        for b in (_backup(d, "a backup.json") for d in list_committed(location, "backups"))
-        if b.metadata.labels.get(SCHEDULE_LABEL) == schedule and b.status.phase is Phase.completed
-    ]
-    if not candidates:
-        raise NotFoundError(f"no Completed backup of schedule {schedule} in {location.url}")
-    return max(candidates, key=lambda b: (b.metadata.creation_timestamp or now(), b.metadata.name))
+def latest_of_schedule(
+    location: Location, schedule: str, cluster: SourceCluster | None = None
+) -> Backup:
+    """The newest Completed backup labelled backupd.io/schedule=<schedule> (of `cluster`;
+    None: of any cluster). Damaged records are skipped."""
+    wanted = records.Wanted(schedule=schedule, cluster=cluster)
+    return records.choose_latest(location, wanted).backup
 
 
-def resolve_backup(location: Location, spec: RestoreSpec) -> Backup:
+def resolve_backup(
+    location: Location,
+    spec: RestoreSpec,
+    *,
+    cluster: SourceCluster | None = None,
+    skipped: list[Skipped] | None = None,
+) -> Backup:
+    """The backup `spec` names, or the latest Completed one of its schedule from
+    `cluster` (None: any). Damaged records skipped on the way are added to `skipped`."""
     if spec.schedule_name is not None:
-        return latest_of_schedule(location, spec.schedule_name)
+        chosen = records.choose_latest(
+            location, records.Wanted(schedule=spec.schedule_name, cluster=cluster)
+        )
+        if skipped is not None:
+            skipped.extend(chosen.skipped)
+        return chosen.backup
     assert spec.backup_name is not None
-    backup = _backup(read_committed(location, spec.backup_name), f"backup {spec.backup_name}")
+    backup = records.load_backup(location, spec.backup_name)
     if backup.status.phase not in RESTORABLE:
         raise UserInputError(
             f"backup {backup.metadata.name} is {backup.status.phase.value}; "
             "only Completed or PartiallyFailed backups can be restored"
         )
     return backup
+
+
+def cluster_notice(backup: Backup, target: ClusterInfo) -> list[str]:
+    """A lift-and-shift is allowed, never a surprise: say when the backup came from
+    another cluster (or records none)."""
+    source = backup.status.cluster
+    if source.same_cluster(target):
+        return []
+    name = backup.metadata.name
+    if not (source.id or source.server):
+        return [f"backup {name} records no source cluster; restoring into {target.describe()}"]
+    return [
+        f"lift-and-shift: backup {name} came from {source.describe()}; "
+        f"restoring into {target.describe()}"
+    ]
 
 
 def read_plan(backup: Backup, spec: RestoreSpec, location: Location) -> planner.Plan:
@@ -131,14 +154,23 @@ def execute(
     location: Location,
     progress: Progress | None = None,
     workers: int = DEFAULT_WORKERS,
+    any_cluster: bool = False,
 ) -> RestoreRun:
+    """Restore `spec` into the cluster `kube` talks to. `--from-schedule` chooses among
+    that cluster's backups unless `any_cluster`; a backup from another cluster is
+    restored (lift-and-shift) with a warning saying so."""
     validate_name(name, "restore")
     storing = not spec.dry_run and not location.read_only
     if storing and location.exists(RestoreKeys(name).metadata):
         raise UserInputError(f"restore {name} already exists in {location.url}")
     started = now()
-    backup = resolve_backup(location, spec)
+    here = None if spec.schedule_name is None or any_cluster else stored.current_cluster(kube)
+    skipped: list[Skipped] = []
+    source = None if here is None else records.this_cluster(here)
+    backup = resolve_backup(location, spec, cluster=source, skipped=skipped)
     targets = Targets(kube)  # an unreachable cluster fails here, before any download
+    notices = [str(s) for s in skipped]
+    notices += cluster_notice(backup, here or stored.current_cluster(kube))
     plan = read_plan(backup, spec, location)
     status = RestoreStatus(
         phase=Phase.in_progress,
@@ -156,7 +188,7 @@ def execute(
     )
     run = RestoreRun(restore)
     lines = [f"{started.isoformat()} info restore {name} from backup {backup.metadata.name}"]
-    lines += [f"{started.isoformat()} warning {w}" for w in plan.warnings]
+    lines += [f"{started.isoformat()} warning {w}" for w in notices + plan.warnings]
 
     def on_result(r: ItemResult) -> None:
         run.items.append(r)
@@ -173,7 +205,7 @@ def execute(
     }
     run.items.sort(key=lambda r: order.get((r.group, r.resource, r.namespace, r.name), len(order)))
     summarize(run.items, status)
-    status.warnings[:0] = [ItemIssue(message=w) for w in plan.warnings]
+    status.warnings[:0] = [ItemIssue(message=w) for w in notices + plan.warnings]
     if backup.status.phase is Phase.partially_failed:
         status.warnings.insert(
             0, ItemIssue(message=f"backup {backup.metadata.name} is PartiallyFailed")
@@ -206,7 +238,7 @@ def run_restore(
 def read_results(location: Location, name: str) -> list[ItemResult]:
     data = location.get_bytes(RestoreKeys(name).results)
     try:
-        return [ItemResult.model_validate(i) for i in orjson.loads(data)["items"]]
+        return [ItemResult.from_stored(i) for i in orjson.loads(data)["items"]]
     except (orjson.JSONDecodeError, KeyError, TypeError, ValidationError) as e:
         raise ArchiveError(f"the results of restore {name} are unreadable") from e
 

@@ -1,26 +1,43 @@
-"""The reading side of the commit protocol: which backups (restores, drills) exist.
+"""The commit protocol, both ways: which backups (restores, drills) exist, and deleting one.
 
 A backup is written data first and its metadata object (`backups/<name>/backup.json`)
 last. Only a metadata object that exists and records a final `status.phase` makes a
 backup visible; anything else under the prefix is an incomplete write and is ignored.
 Because this is read from storage alone, a new cluster pointed at the same bucket sees
-every committed backup.
+every committed backup. Deleting reverses the order: the metadata object goes first,
+so a half-deleted backup is never listed.
+
+Names: a restore started without a name is called `<backup>-<YYYYMMDDHHMMSS>`, with
+`-2`, `-3`... when that is taken.
 """
 
 from __future__ import annotations
 
+import datetime
 import json
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from backupd.errors import ArchiveError, NotFoundError, UserInputError
 from backupd.storage.base import ObjectNotFound
-from backupd.storage.layout import KIND_METADATA, metadata_key, validate_name
+from backupd.storage.layout import KIND_METADATA, MAX_NAME_LENGTH, metadata_key, validate_name
 from backupd.storage.location import Location
 
 FINAL_PHASES = frozenset({"Completed", "PartiallyFailed", "Failed"})
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A stored record that could not be read, and why; the rest of the listing stands."""
+
+    key: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"skipping {self.key}: {self.reason}"
 
 
 def _kind(kind: str) -> str:
@@ -39,54 +56,79 @@ def is_committed(document: dict[str, Any]) -> bool:
     return phase(document) in FINAL_PHASES
 
 
-def _load(location: Location, key: str) -> dict[str, Any]:
-    data = location.get_bytes(key)
+def _parse(data: bytes) -> dict[str, Any] | str:
+    """The JSON object in `data`, or why it is not one."""
     try:
         document = json.loads(data)
     except (UnicodeDecodeError, json.JSONDecodeError):
-        raise ArchiveError(f"{key} in {location.url} is not valid JSON") from None
+        return "not valid JSON"
     if not isinstance(document, dict):
-        raise ArchiveError(f"{key} in {location.url} is not a JSON object")
+        return "not a JSON object"
     return document
+
+
+def _load(location: Location, key: str) -> dict[str, Any]:
+    document = _parse(location.get_bytes(key))
+    if isinstance(document, str):
+        raise ArchiveError(f"{key} in {location.url} is {document}")
+    return document
+
+
+def _scan_names(location: Location, kind: str) -> tuple[list[str], list[Skipped]]:
+    filename = KIND_METADATA[_kind(kind)]
+    what = kind.rstrip("s")
+    names: list[str] = []
+    skipped: list[Skipped] = []
+    for key in location.iter_keys(f"{kind}/"):
+        parts = key.split("/")
+        if len(parts) != 3 or parts[2] != filename:
+            continue  # data objects and stray keys are not records
+        try:
+            names.append(validate_name(parts[1], what))
+        except UserInputError:
+            skipped.append(Skipped(key, f"{parts[1][:80]!r} is not a valid {what} name"))
+    return sorted(names), skipped
 
 
 def committed_names(location: Location, kind: str = "backups") -> list[str]:
     """Names that have a metadata object (committed or not), sorted; reads no object."""
-    filename = KIND_METADATA[_kind(kind)]
-    names: list[str] = []
-    for key in location.iter_keys(f"{kind}/"):
-        parts = key.split("/")
-        if len(parts) != 3 or parts[2] != filename:
-            continue
-        try:
-            names.append(validate_name(parts[1], kind.rstrip("s")))
-        except UserInputError:
-            log.warning("ignoring %s: not a valid %s name", key, kind.rstrip("s"))
-    return sorted(names)
+    return _scan_names(location, kind)[0]
 
 
-def list_committed(location: Location, kind: str = "backups") -> list[dict[str, Any]]:
-    """Every committed object of `kind` (metadata present, phase final), sorted by name."""
+def scan_committed(
+    location: Location, kind: str = "backups"
+) -> tuple[list[dict[str, Any]], list[Skipped]]:
+    """Every committed metadata document of `kind`, sorted by name, and the damaged
+    ones skipped (not JSON, not an object, a bad name or one naming another object).
+    Uncommitted (in progress) objects are neither listed nor reported."""
+    names, skipped = _scan_names(location, kind)
     documents: list[dict[str, Any]] = []
-    for name in committed_names(location, kind):
+    for name in names:
         key = metadata_key(kind, name)
         try:
-            document = _load(location, key)
+            document = _parse(location.get_bytes(key))
         except ObjectNotFound:
             continue  # deleted between list and read
-        except ArchiveError as e:
-            log.warning("ignoring %s", e)
+        if isinstance(document, str):
+            skipped.append(Skipped(key, document))
             continue
-        recorded = (
-            document.get("metadata", {}).get("name")
-            if isinstance(document.get("metadata"), dict)
-            else None
-        )
+        meta = document.get("metadata")
+        recorded = meta.get("name") if isinstance(meta, dict) else None
         if recorded != name:
-            log.warning("ignoring %s: it records the name %r", key, recorded)
+            shown = recorded[:80] if isinstance(recorded, str) else recorded
+            skipped.append(Skipped(key, f"it records the name {shown!r}"))
             continue
         if is_committed(document):
             documents.append(document)
+    return documents, sorted(skipped, key=lambda s: s.key)
+
+
+def list_committed(location: Location, kind: str = "backups") -> list[dict[str, Any]]:
+    """Every committed object of `kind` (metadata present, phase final), sorted by name;
+    damaged records are logged and left out."""
+    documents, skipped = scan_committed(location, kind)
+    for s in skipped:
+        log.warning("%s", s)
     return documents
 
 
@@ -105,3 +147,58 @@ def read_committed(location: Location, name: str, kind: str = "backups") -> dict
             hint=f"its metadata records phase {phase(document) or 'none'}; it was never committed",
         )
     return document
+
+
+# -- deleting ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Deletion:
+    """What deleting one backup (restore, drill) removes; `execute` removes it."""
+
+    location: Location
+    kind: str
+    name: str
+    objects: list[str]
+
+    @property
+    def metadata(self) -> str:
+        return metadata_key(self.kind, self.name)
+
+    def execute(self) -> int:
+        """Delete the metadata object first (the object stops being listed at once),
+        then the rest; returns how many objects were deleted."""
+        if self.metadata in self.objects:
+            self.location.delete(self.metadata)
+        for key in self.objects:
+            if key != self.metadata:
+                self.location.delete(key)
+        return len(self.objects)
+
+
+def deletion(location: Location, name: str, kind: str = "backups") -> Deletion:
+    """Every object of `<kind>/<name>/`, committed or not; NotFoundError if there is none."""
+    what = _kind(kind).rstrip("s")
+    validate_name(name, what)
+    objects = location.list(f"{kind}/{name}/")
+    if not objects:
+        raise NotFoundError(f"{what} {name} not found in {location.url}")
+    return Deletion(location, kind, name, objects)
+
+
+# -- naming ----------------------------------------------------------------------------
+
+
+def default_restore_name(backup: str, at: datetime.datetime) -> str:
+    """`<backup>-<YYYYMMDDHHMMSS>`, the backup's name shortened to keep it a valid name."""
+    stamp = at.strftime("%Y%m%d%H%M%S")
+    return f"{backup[: MAX_NAME_LENGTH - len(stamp) - 1].rstrip('-.')}-{stamp}"
+
+
+def unused_name(location: Location, name: str, kind: str = "restores") -> str:
+    """`name`, or `name-2`, `name-3`... if that is taken (two restores in one second)."""
+    candidate, n = name, 1
+    while location.exists(metadata_key(kind, candidate)):
+        n += 1
+        candidate = f"{name[: MAX_NAME_LENGTH - len(str(n)) - 1].rstrip('-.')}-{n}"
+    return candidate

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime
 import json
 from pathlib import Path
 from typing import Any
@@ -7,8 +8,16 @@ from typing import Any
 import pytest
 
 from backupd.errors import NotFoundError, UserInputError
-from backupd.storage.catalog import FINAL_PHASES, list_committed, read_committed
-from backupd.storage.layout import BackupKeys, DrillKeys, RestoreKeys
+from backupd.storage.catalog import (
+    FINAL_PHASES,
+    default_restore_name,
+    deletion,
+    list_committed,
+    read_committed,
+    scan_committed,
+    unused_name,
+)
+from backupd.storage.layout import BackupKeys, DrillKeys, RestoreKeys, validate_name
 from backupd.storage.location import AccessMode, Location, open_location
 
 
@@ -134,3 +143,70 @@ def test_restores_and_drills_have_their_own_catalogs(location: Location) -> None
 def test_unknown_kind_is_refused(location: Location) -> None:
     with pytest.raises(UserInputError, match="unknown kind"):
         list_committed(location, kind="schedules")
+
+
+def test_damaged_metadata_is_reported_with_its_key_and_reason(location: Location) -> None:
+    write_backup(location, "good", "Completed")
+    location.put_bytes("backups/garbage/backup.json", b"{not json")
+    location.put_bytes(
+        "backups/renamed/backup.json", json.dumps(metadata("other", "Completed")).encode()
+    )
+    documents, skipped = scan_committed(location)
+    assert names(documents) == ["good"]
+    assert [(s.key, s.reason) for s in skipped] == [
+        ("backups/garbage/backup.json", "not valid JSON"),
+        ("backups/renamed/backup.json", "it records the name 'other'"),
+    ]
+
+
+class RecordingLocation(Location):
+    """A real location that remembers the order of its deletes."""
+
+    deleted: list[str]
+
+    def delete(self, key: str) -> None:
+        self.deleted.append(key)
+        super().delete(key)
+
+
+def test_deleting_a_backup_removes_its_metadata_first_then_everything(tmp_path: Path) -> None:
+    plain = open_location((tmp_path / "bucket").as_uri())
+    location = RecordingLocation(plain.url, plain.store, plain.access_mode)
+    location.deleted = []
+    write_backup(location, "a", "Completed")
+    write_backup(location, "ab", "Completed")
+    doomed = deletion(location, "a")
+    assert doomed.execute() == 3
+    assert location.deleted[0] == BackupKeys("a").metadata
+    assert sorted(location.deleted) == sorted(doomed.objects)
+    assert location.list("backups/a/") == []
+    assert names(list_committed(location)) == ["ab"]  # a name sharing the prefix stays
+
+
+def test_deleting_an_uncommitted_backup_removes_its_data(location: Location) -> None:
+    write_backup(location, "half", "missing")
+    assert deletion(location, "half").execute() == 2
+    assert location.list("backups/") == []
+
+
+def test_deleting_what_is_not_there_is_not_found(location: Location) -> None:
+    with pytest.raises(NotFoundError, match="backup nothing not found"):
+        deletion(location, "nothing")
+    with pytest.raises(UserInputError):
+        deletion(location, "../etc")
+
+
+def test_a_default_restore_name_is_the_backup_and_the_time() -> None:
+    at = datetime.datetime(2026, 11, 25, 3, 4, 5, tzinfo=datetime.UTC)
+    assert default_restore_name("nightly", at) == "nightly-20261125030405"
+    long = default_restore_name("b" * 48 + "-" + "c" * 10, at)
+    assert validate_name(long, "restore") == long
+
+
+def test_a_taken_restore_name_gets_the_next_free_suffix(location: Location) -> None:
+    assert unused_name(location, "shop-1") == "shop-1"
+    location.put_bytes(RestoreKeys("shop-1").metadata, b"{}")
+    location.put_bytes(RestoreKeys("shop-1-2").metadata, b"{}")
+    assert unused_name(location, "shop-1") == "shop-1-3"
+    location.put_bytes(RestoreKeys("r" * 63).metadata, b"{}")
+    assert unused_name(location, "r" * 63) == "r" * 61 + "-2"  # still at most 63 characters
