@@ -95,6 +95,8 @@ def test_incident_restore_runbook_brings_a_deleted_namespace_back(
 
     out = run_runbook("incident-restore.md", env)
     assert "restoring from backup: nightly-1" in out.stdout
+    scope = next(line for line in out.stdout.splitlines() if line.startswith("nightly-1 "))
+    assert "ns=shop" in scope.split()  # the scope check step shows what the backup took
     pods = kubectl(kc, "-n", "shop", "get", "pods", "-o", "jsonpath={.items[*].status.phase}")
     assert pods.stdout.split() == ["Running", "Running"]
     settings = kubectl(
