@@ -2,5 +2,8 @@
 
 `base` is the protocol every backend implements; `layout` is the pure key layout;
 `location` wraps a backend with access mode, digests and the commit protocol.
+`catalog` reads the commit protocol (which records exist), deletes and names;
+`records` is the one loader of stored Backup and Restore records and chooses the
+latest backup (of a schedule, a namespace, a cluster).
 Backends: `local` (file://, the default), `s3` (boto3), `gcs` (google-cloud-storage).
 """
