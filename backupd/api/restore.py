@@ -15,6 +15,8 @@ from backupd.api.common import Issue, Model, ObjectMeta, Phase
 from backupd.archive.format import item_where, resource_dir
 from backupd.errors import UserInputError
 
+# Namespaces the cluster itself runs in: a restore maps into them only when told to.
+SYSTEM_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease")
 _DNS1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 _DNS1123_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 
@@ -66,6 +68,8 @@ class RestoreSpec(Model):
     # "<resource>/<name>", e.g. "deployment/web"; namespaced items also need a namespace filter
     include_items: list[str] = Field(default_factory=list)
     namespace_mappings: dict[str, str] = Field(default_factory=dict)
+    # mapping a namespace into kube-system, kube-public or kube-node-lease needs this
+    allow_system_namespaces: bool = False
     storage_class_mappings: dict[str, str] = Field(default_factory=dict)
     existing_resource_policy: ExistingResourcePolicy = ExistingResourcePolicy.none
     preserve_nodeports: bool = False
@@ -93,6 +97,18 @@ class RestoreSpec(Model):
     def _one_source(self) -> RestoreSpec:
         if (self.backup_name is None) == (self.schedule_name is None):
             raise UserInputError("a restore needs exactly one of a backup or a schedule")
+        return self
+
+    @model_validator(mode="after")
+    def _no_system_targets(self) -> RestoreSpec:
+        if self.allow_system_namespaces:
+            return self
+        for source, target in self.namespace_mappings.items():
+            if target in SYSTEM_NAMESPACES:
+                raise UserInputError(
+                    f"namespace mapping {source}:{target} restores into the system namespace "
+                    f"{target} (--allow-system-namespaces allows it)"
+                )
         return self
 
     def map_namespace(self, namespace: str) -> str:

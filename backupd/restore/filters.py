@@ -1,13 +1,19 @@
-"""Which backup items a restore selects: namespaces, resources, labels, single items. Pure."""
+"""Which backup items a restore selects: namespaces, resources, labels, single items. Pure.
+
+Resource types are named as kubectl names them (backupd.kinds.spellings). A filter that
+matches nothing in the backup is refused: it is almost always a typo, and a restore
+that restores nothing must not look like a success.
+"""
 
 from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 
 from backupd.errors import UserInputError
+from backupd.kinds.spellings import TypeFilter, TypeName, is_pattern
 
 # Never restored: owned by the cluster itself, or meaningless on another cluster.
 NEVER_RESTORED: frozenset[str] = frozenset(
@@ -25,21 +31,12 @@ NEVER_RESTORED: frozenset[str] = frozenset(
 )
 
 
-def _names(group: str, resource: str, kind: str) -> set[str]:
-    """Every spelling a user may give for a resource type."""
-    k = kind.lower()
-    names = {resource, k}
-    if group:
-        names |= {f"{resource}.{group}", f"{k}.{group}"}
-    return names
+def resource_matches(patterns: Iterable[str], t: TypeName) -> bool:
+    """Whether any of `patterns` (kubectl's spellings, or wildcards) names type `t`."""
+    return any(t.matches(p) for p in patterns)
 
 
-def resource_matches(patterns: list[str], group: str, resource: str, kind: str) -> bool:
-    names = _names(group, resource, kind)
-    return any(p == "*" or p.lower() in names for p in patterns)
-
-
-def namespace_matches(patterns: list[str], namespace: str) -> bool:
+def namespace_matches(patterns: Iterable[str], namespace: str) -> bool:
     return any(fnmatch.fnmatchcase(namespace, p) for p in patterns)
 
 
@@ -47,6 +44,7 @@ def namespace_matches(patterns: list[str], namespace: str) -> bool:
 class ItemPattern:
     """`deployment/web`: one item by type and name (any spelling of the type)."""
 
+    text: str
     resource: str
     name: str
 
@@ -57,10 +55,48 @@ class ItemPattern:
             raise UserInputError(
                 f"invalid item {text[:80]!r}: use <resource>/<name>, e.g. deployment/web"
             )
-        return cls(parts[0].lower(), parts[1])
+        return cls(text.strip(), parts[0], parts[1])
 
-    def matches(self, group: str, resource: str, kind: str, name: str) -> bool:
-        return name == self.name and self.resource in _names(group, resource, kind)
+    def matches(self, t: TypeName, name: str) -> bool:
+        return name == self.name and not is_pattern(self.resource) and t.matches(self.resource)
+
+
+def _listing(values: Iterable[str], limit: int = 8) -> str:
+    shown = sorted(set(values))
+    more = f" and {len(shown) - limit} more" if len(shown) > limit else ""
+    return ", ".join(shown[:limit]) + more if shown else "none"
+
+
+def refuse_unmatched(
+    *,
+    included_namespaces: Iterable[str],
+    resources: TypeFilter,
+    namespaces: Collection[str],
+    types: Collection[TypeName],
+    served: Collection[TypeName],
+) -> None:
+    """A namespace or resource filter that matches nothing in the backup is a mistake.
+
+    `namespaces` and `types` are what the backup holds; `served` are the target's types
+    (an exclusion may name a type the backup lacks, but not one that exists nowhere).
+    """
+    for pattern in included_namespaces:
+        if pattern != "*" and not any(fnmatch.fnmatchcase(n, pattern) for n in namespaces):
+            raise UserInputError(
+                f"namespace {pattern!r} matches nothing in the backup "
+                f"(it holds namespaces: {_listing(namespaces)})"
+            )
+    for pattern in resources.unmatched(types):
+        if any(t.matches(pattern) for t in served):
+            raise UserInputError(f"resource {pattern!r} matches nothing in the backup")
+        raise UserInputError(
+            f"unknown resource {pattern!r}: not a type in the backup or served by the target"
+        )
+    literal = tuple(p for p in resources.excluded if not is_pattern(p))
+    for pattern in TypeFilter((), literal).unknown([*types, *served]):
+        raise UserInputError(
+            f"unknown resource {pattern!r}: not a type in the backup or served by the target"
+        )
 
 
 # -- label selectors (the kubectl syntax) ------------------------------------------

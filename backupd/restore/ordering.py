@@ -1,7 +1,8 @@
 """The order a restore applies items in: tiers, applied one after another. Pure.
 
 Items of one tier do not depend on each other and are applied in parallel; a tier
-starts when the one before it has finished (and, for CRDs, is Established).
+starts when the one before it has finished (and, for CRDs, is Established). Custom
+resources come last, after their CRDs are Established.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ _TIERS: list[tuple[str, list[tuple[str, str]]]] = [
             ("", "ConfigMap"),
             ("", "LimitRange"),
             ("scheduling.k8s.io", "PriorityClass"),
+            ("node.k8s.io", "RuntimeClass"),  # Pod admission refuses an unknown class
+            ("networking.k8s.io", "IngressClass"),
         ],
     ),
     ("Services", [("", "Service")]),
@@ -58,21 +61,19 @@ CUSTOM_TIER = len(_TIERS) + 1
 _BY_KIND: dict[tuple[str, str], int] = {
     gk: tier for tier, (_, kinds) in enumerate(_TIERS) for gk in kinds
 }
-_BUILTIN_GROUPS = frozenset(
-    {"", "apps", "batch", "autoscaling", "policy", "extensions", "networking", "storage"}
-)
 
 
-def is_builtin_group(group: str) -> bool:
-    return group in _BUILTIN_GROUPS or group.endswith(".k8s.io") or group == "k8s.io"
+def tier_of(group: str, kind: str, *, custom: bool = False) -> int:
+    """The tier of a type: its listed tier, else CUSTOM (`custom`) or OTHER.
 
-
-def tier_of(group: str, kind: str) -> int:
-    """The tier of a type: its listed tier, else OTHER (built-in) or CUSTOM."""
+    Whether a type is a custom resource is never guessed from its group's name
+    (Gateway API and VolumeSnapshots live in `*.k8s.io` groups): the caller knows,
+    from a CRD named `<plural>.<group>` in the backup or the target not serving it.
+    """
     tier = _BY_KIND.get((group, kind))
     if tier is not None:
         return tier
-    return OTHER_TIER if is_builtin_group(group) else CUSTOM_TIER
+    return CUSTOM_TIER if custom else OTHER_TIER
 
 
 class Ordered(Protocol):

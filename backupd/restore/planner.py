@@ -2,12 +2,14 @@
 
 Two steps, because reading objects is the expensive part:
 
-1. `select_entries(entries, spec)` works on the index alone: the items the filters
-   select, the cluster-scoped items they may depend on (Namespaces, CRDs, PVs,
-   StorageClasses), and the items of types that are never restored.
-2. `plan(objects, selection, spec)` applies the label selector, pulls in the
-   dependencies the selected objects refer to, runs the per-kind actions, and
-   orders everything in tiers.
+1. `select_entries(entries, spec, served=...)` works on the index alone: the items
+   the filters select, the cluster-scoped items they may need (Namespaces and the
+   types backupd.kinds.references can lead to), and the items of types that are
+   never restored. A filter that matches nothing in the backup is refused here.
+2. `plan(objects, selection, spec)` applies the label selector, pulls in exactly the
+   cluster-scoped objects the selected objects need (transitively, as backup's
+   `auto` does: the same module decides), each with why, runs the per-kind actions,
+   and orders everything in tiers.
 """
 
 from __future__ import annotations
@@ -21,6 +23,10 @@ import orjson
 from backupd.api.backup import ClusterResources
 from backupd.api.restore import RestoreSpec
 from backupd.archive.format import IndexEntry, item_where, resource_dir
+from backupd.errors import UserInputError
+from backupd.kinds.needs import Needs
+from backupd.kinds.references import CLUSTER_SCOPED_TARGETS, CRD, STORAGE_CLASS
+from backupd.kinds.spellings import TypeFilter, TypeName, with_spellings
 from backupd.restore.actions import Context, transform
 from backupd.restore.filters import (
     NEVER_RESTORED,
@@ -28,20 +34,14 @@ from backupd.restore.filters import (
     LabelTest,
     namespace_matches,
     parse_selector,
-    resource_matches,
+    refuse_unmatched,
 )
-from backupd.restore.ordering import in_tiers, is_builtin_group, tier_of
+from backupd.restore.ordering import in_tiers, tier_of
 
 JSON = dict[str, Any]
 Key = tuple[str, str, str, str]
-_DEPENDENCY_TYPES = frozenset(
-    {
-        ("", "namespaces"),
-        ("apiextensions.k8s.io", "customresourcedefinitions"),
-        ("", "persistentvolumes"),
-        ("storage.k8s.io", "storageclasses"),
-    }
-)
+NAMESPACES = ("", "namespaces")
+CRDS = (CRD.group, CRD.resource)
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,8 @@ class PlannedItem:
     obj: JSON | None  # the object to apply; None when skipped
     skip_reason: str | None = None
     notes: list[str] = field(default_factory=list)
+    # why it is restored when no filter selected it: "used by deployment shop/web"
+    reason: str | None = None
 
     @property
     def sort_key(self) -> tuple[str, ...]:
@@ -97,6 +99,17 @@ class Selection:
     direct: list[IndexEntry] = field(default_factory=list)
     dependencies: list[IndexEntry] = field(default_factory=list)
     never: list[IndexEntry] = field(default_factory=list)
+    crd_names: frozenset[str] = frozenset()  # the CRDs the backup holds: <plural>.<group>
+    # cluster-scoped items the resource filters leave out: needed, they are warned of
+    filtered_out: frozenset[Key] = frozenset()
+    # (group, kind) the target serves; None when unknown
+    served: frozenset[tuple[str, str]] | None = None
+
+    def is_custom(self, e: IndexEntry) -> bool:
+        """A custom resource: its CRD is in the backup, or the target does not serve it."""
+        if e.group and f"{e.resource}.{e.group}" in self.crd_names:
+            return True
+        return self.served is not None and (e.group, e.kind) not in self.served
 
     def to_read(self) -> list[IndexEntry]:
         return self.direct + self.dependencies
@@ -113,26 +126,61 @@ def _all_cluster_resources(spec: RestoreSpec) -> bool:
     return mode is ClusterResources.true
 
 
-def _dependency(e: IndexEntry, spec: RestoreSpec) -> bool:
+def _types(entries: list[IndexEntry], served: list[TypeName]) -> dict[tuple[str, str], TypeName]:
+    """The backup's types, with the singular and short names the target's discovery gives."""
+    found = {(e.group, e.resource): TypeName(e.group, e.resource, e.kind) for e in entries}
+    return {t.identity: t for t in with_spellings(found.values(), served)}
+
+
+def _candidate(e: IndexEntry, spec: RestoreSpec) -> bool:
     """A cluster-scoped item that selected items may need (decided with the objects)."""
-    if e.namespace is not None or (e.group, e.resource) not in _DEPENDENCY_TYPES:
+    if e.namespace is not None:
         return False
-    return e.resource == "namespaces" or (
+    if (e.group, e.resource) == NAMESPACES:
+        return True
+    return (
         spec.include_cluster_resources is not ClusterResources.false
+        and (e.group, e.resource) in CLUSTER_SCOPED_TARGETS
     )
 
 
-def select_entries(entries: Iterable[IndexEntry], spec: RestoreSpec) -> Selection:
-    """Filter the index by namespaces, resources and items (no object is needed)."""
+def select_entries(
+    entries: Iterable[IndexEntry], spec: RestoreSpec, *, served: Iterable[TypeName] = ()
+) -> Selection:
+    """Filter the index by namespaces, resources and items (no object is needed).
+
+    `served` are the target cluster's types (its discovery): they add short names
+    (`deploy`, `cm`) and say which types are custom. Raises UserInputError for a
+    filter that matches nothing in the backup.
+    """
+    entries = list(entries)
+    known = list(served)
+    types = _types(entries, known)
+    resources = TypeFilter(tuple(spec.included_resources), tuple(spec.excluded_resources))
+    held_namespaces = {e.namespace for e in entries if e.namespace} | {
+        e.name for e in entries if (e.group, e.resource) == NAMESPACES
+    }
+    refuse_unmatched(
+        included_namespaces=spec.included_namespaces,
+        resources=resources,
+        namespaces=held_namespaces,
+        types=list(types.values()),
+        served=known,
+    )
     items = [ItemPattern.parse(t) for t in spec.include_items]
+    selected = {k for k, t in types.items() if resources.selects(t)}
     all_cluster = _all_cluster_resources(spec)
-    selection = Selection()
+    matched_items: set[str] = set()
+    filtered_out: set[Key] = set()
+    selection = Selection(
+        crd_names=frozenset(e.name for e in entries if (e.group, e.resource) == CRDS),
+        served=frozenset((t.group, t.kind) for t in known) if known else None,
+    )
     for e in entries:
-        wanted = resource_matches(
-            spec.included_resources, e.group, e.resource, e.kind
-        ) and not resource_matches(spec.excluded_resources, e.group, e.resource, e.kind)
-        if items and not any(p.matches(e.group, e.resource, e.kind, e.name) for p in items):
-            wanted = False
+        wanted = (e.group, e.resource) in selected
+        hits = [p.text for p in items if p.matches(types[(e.group, e.resource)], e.name)]
+        if items:
+            wanted = wanted and bool(hits)
         if e.namespace:
             wanted = (
                 wanted
@@ -142,10 +190,36 @@ def select_entries(entries: Iterable[IndexEntry], spec: RestoreSpec) -> Selectio
         elif not all_cluster and not items:
             wanted = False
         if wanted:
+            matched_items.update(hits)
             (selection.never if e.group_resource in NEVER_RESTORED else selection.direct).append(e)
-        elif _dependency(e, spec):
-            selection.dependencies.append(e)
+        elif _candidate(e, spec):
+            if (e.group, e.resource) in selected or (e.group, e.resource) == NAMESPACES:
+                selection.dependencies.append(e)
+            else:
+                filtered_out.add(e.key)
+    selection.filtered_out = frozenset(filtered_out)
+    for p in items:
+        if p.text not in matched_items:
+            raise UserInputError(f"item {p.text!r} matches nothing in the backup{_scope(spec)}")
+    narrowed = spec.included_resources != ["*"] or spec.excluded_resources or items
+    if narrowed and not selection.direct and not selection.never:
+        # (a namespace filter alone may restore an empty namespace)
+        raise UserInputError(f"nothing in the backup matches the filters{_scope(spec)}")
     return selection
+
+
+def _scope(spec: RestoreSpec) -> str:
+    """` (namespaces shop; resources deployments)`: the filters in force, for a message."""
+    parts = []
+    if spec.included_namespaces != ["*"]:
+        parts.append("namespaces " + ",".join(spec.included_namespaces))
+    if spec.excluded_namespaces:
+        parts.append("excluding namespaces " + ",".join(spec.excluded_namespaces))
+    if spec.included_resources != ["*"]:
+        parts.append("resources " + ",".join(spec.included_resources))
+    if spec.excluded_resources:
+        parts.append("excluding resources " + ",".join(spec.excluded_resources))
+    return f" ({'; '.join(parts)})" if parts else ""
 
 
 def _labels(obj: JSON) -> Mapping[str, str]:
@@ -153,56 +227,50 @@ def _labels(obj: JSON) -> Mapping[str, str]:
     return labels if isinstance(labels, dict) else {}
 
 
-def _storage_classes(obj: JSON) -> set[str]:
-    spec = obj.get("spec") or {}
-    names = {spec.get("storageClassName")}
-    for t in spec.get("volumeClaimTemplates") or []:
-        names.add((t.get("spec") or {}).get("storageClassName"))
-    return {n for n in names if isinstance(n, str) and n}
-
-
-def _needed(chosen: dict[Key, tuple[IndexEntry, JSON]]) -> tuple[set[str], set[str], set[str]]:
-    """Namespaces, CRD names and PV names the chosen objects use."""
-    namespaces: set[str] = set()
-    crds: set[str] = set()
-    pvs: set[str] = set()
-    for e, obj in chosen.values():
-        if e.namespace:
-            namespaces.add(e.namespace)
-        if not is_builtin_group(e.group):
-            crds.add(f"{e.resource}.{e.group}")
-        if e.kind == "PersistentVolumeClaim":
-            volume = (obj.get("spec") or {}).get("volumeName")
-            if volume:
-                pvs.add(str(volume))
-    return namespaces, crds, pvs
+def _target_key(key: Key, spec: RestoreSpec) -> Key:
+    """The StorageClass a claim will use once --storage-class-mappings has run."""
+    group, resource, namespace, name = key
+    if (group, resource) == (STORAGE_CLASS.group, STORAGE_CLASS.resource):
+        return (group, resource, namespace, spec.storage_class_mappings.get(name, name))
+    return key
 
 
 def _add_dependencies(
-    chosen: dict[Key, tuple[IndexEntry, JSON]], deps: dict[Key, tuple[IndexEntry, JSON]]
-) -> set[str]:
-    """Move the dependencies chosen items need into `chosen`; return namespaces to create."""
-    namespaces, crds, pvs = _needed(chosen)
-    by_name = {(e.resource, e.name): (k, e, o) for k, (e, o) in deps.items()}
-    wanted = (
-        [("namespaces", n) for n in namespaces]
-        + [("customresourcedefinitions", n) for n in crds]
-        + [("persistentvolumes", n) for n in pvs]
-    )
-    for key in wanted:
-        if key in by_name:
-            k, e, o = by_name[key]
-            chosen[k] = (e, o)
-    classes: set[str] = set()
+    chosen: dict[Key, tuple[IndexEntry, JSON]],
+    deps: dict[Key, tuple[IndexEntry, JSON]],
+    selection: Selection,
+    spec: RestoreSpec,
+    warnings: list[str],
+) -> tuple[set[str], dict[Key, str]]:
+    """Move what chosen items need into `chosen`, transitively (PVC -> PV -> StorageClass).
+
+    Returns the namespaces to create and, for each item taken, why.
+    """
+    needs = Needs(selection.crd_names)
     for e, obj in chosen.values():
-        if e.kind in ("PersistentVolumeClaim", "PersistentVolume", "StatefulSet"):
-            classes |= _storage_classes(obj)
-    for name in classes:
-        if ("storageclasses", name) in by_name:
-            k, e, o = by_name[("storageclasses", name)]
-            chosen[k] = (e, o)
-    present = {e.name for e, _ in chosen.values() if e.resource == "namespaces" and not e.group}
-    return namespaces - present
+        needs.note(obj, e.group, e.resource, e.kind)
+    taken: dict[Key, Key] = {}  # taken item -> the reference that took it
+    while (ref := needs.next()) is not None:
+        key = _target_key(ref.key, spec)
+        if key in chosen or key in taken:
+            continue
+        if key in deps:
+            e, obj = deps[key]
+            chosen[key] = (e, obj)
+            taken[key] = ref.key
+            needs.note(obj, e.group, e.resource, e.kind)
+        elif key in selection.filtered_out:
+            warnings.append(
+                f"{needs.describe(ref.key)}; not restored: the resource filters leave "
+                f"{ref.group_resource} out, so it must already exist in the target"
+            )
+    namespaces = {e.namespace for e, _ in chosen.values() if e.namespace}
+    for name in namespaces:
+        key = (*NAMESPACES, "", name)
+        if key in deps:
+            chosen[key] = deps[key]
+    present = {e.name for e, _ in chosen.values() if (e.group, e.resource) == NAMESPACES}
+    return namespaces - present, {k: needs.reason(r) for k, r in taken.items()}
 
 
 def _context(spec: RestoreSpec, chosen: Iterable[tuple[IndexEntry, JSON]]) -> Context:
@@ -252,18 +320,31 @@ def plan(
             chosen[e.key] = (e, obj)
         elif e.key not in direct:
             deps[e.key] = (e, obj)
+    if selector is not None and selection.direct and not chosen:
+        raise UserInputError(
+            f"label selector {spec.label_selector!r} matches nothing in the backup{_scope(spec)}"
+        )
     plan_ = Plan(items=[])
-    for name in sorted(_add_dependencies(chosen, deps)):
+    missing, reasons = _add_dependencies(chosen, deps, selection, spec, plan_.warnings)
+    for name in sorted(missing):
         e, obj = _new_namespace(name)
         chosen[e.key] = (e, obj)
         plan_.warnings.append(f"namespace {name} is not in the backup; it is created empty")
     ctx = _context(spec, chosen.values())
-    for e, obj in chosen.values():
+    for key, (e, obj) in chosen.items():
         source = ItemRef.of(e)
-        copied, reason, notes = transform(_copy(obj), e.group, e.kind, ctx)
+        copied, skip, notes = transform(_copy(obj), e.group, e.kind, ctx)
+        why = reasons.get(key)
+        tier = tier_of(e.group, e.kind, custom=selection.is_custom(e))
         plan_.items.append(
             PlannedItem(
-                _target(source, spec), source, tier_of(e.group, e.kind), copied, reason, notes
+                _target(source, spec),
+                source,
+                tier,
+                copied,
+                skip,
+                [why, *notes] if why else notes,
+                why,
             )
         )
     for e in selection.never:
@@ -272,7 +353,7 @@ def plan(
             PlannedItem(
                 _target(source, spec),
                 source,
-                tier_of(e.group, e.kind),
+                tier_of(e.group, e.kind, custom=selection.is_custom(e)),
                 None,
                 "never restored: the cluster manages this type itself",
             )

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from backupd.cluster.client import JSON, KubeClient
 from backupd.cluster.discovery import ApiResource, discover
 from backupd.errors import ClusterError
+from backupd.kinds.spellings import TypeName
 
 CRD_PATH = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
 
@@ -41,6 +42,10 @@ class Targets:
     def refresh(self) -> None:
         self._by_kind = discover(self.kube).by_kind()
         self._resolved = {}
+
+    def type_names(self) -> list[TypeName]:
+        """Every served type and the names a user may give it (short names, singular)."""
+        return [r.type_name for r in self._by_kind.values()]
 
     def serves(self, group: str, kind: str) -> bool:
         return (group, kind) in self._by_kind

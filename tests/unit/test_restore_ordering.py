@@ -12,12 +12,13 @@ ISSUE_ORDER = [
     ("", "Service"),
     ("apps", "Deployment"),
     ("networking.k8s.io", "Ingress"),
-    ("example.com", "Widget"),
 ]
 
 
 def test_tiers_follow_the_restore_order() -> None:
-    tiers = [tier_of(g, k) for g, k in ISSUE_ORDER]
+    tiers = [tier_of(g, k) for g, k in ISSUE_ORDER] + [
+        tier_of("example.com", "Widget", custom=True)
+    ]
     assert tiers == sorted(tiers)
     assert len(set(tiers)) == len(tiers)
 
@@ -38,5 +39,19 @@ def test_service_accounts_come_before_rbac_and_services_before_workloads() -> No
 
 def test_unknown_builtins_before_custom_resources() -> None:
     assert tier_of("policy", "PodDisruptionBudget") == OTHER_TIER
-    assert tier_of("cert-manager.io", "Certificate") == CUSTOM_TIER
+    assert tier_of("cert-manager.io", "Certificate", custom=True) == CUSTOM_TIER
     assert TIER_NAMES[CUSTOM_TIER] == "Custom resources"
+
+
+def test_custom_resources_in_k8s_io_groups_are_custom_when_the_caller_says_so() -> None:
+    # Gateway API and VolumeSnapshots: the group's name says nothing, the CRD does
+    assert tier_of("gateway.networking.k8s.io", "HTTPRoute", custom=True) == CUSTOM_TIER
+    assert tier_of("snapshot.storage.k8s.io", "VolumeSnapshot", custom=True) == CUSTOM_TIER
+    assert tier_of("cert-manager.io", "Certificate") == OTHER_TIER
+
+
+def test_classes_pods_need_come_before_workloads() -> None:
+    workloads = tier_of("apps", "Deployment")
+    assert tier_of("node.k8s.io", "RuntimeClass") < workloads
+    assert tier_of("scheduling.k8s.io", "PriorityClass") < workloads
+    assert tier_of("networking.k8s.io", "IngressClass") < tier_of("networking.k8s.io", "Ingress")

@@ -3,6 +3,8 @@ import pytest
 from backupd.api.common import ObjectMeta
 from backupd.api.restore import Restore, RestoreSpec
 from backupd.errors import UserInputError
+from cli.restore import _mappings
+from tests.fixtures.cli import backupctl, error_line
 
 
 def test_a_restore_names_exactly_one_source() -> None:
@@ -36,3 +38,45 @@ def test_round_trip_through_json_with_camel_case() -> None:
     data = restore.to_json_dict()
     assert data["spec"]["namespaceMappings"] == {"shop": "shop-2"}
     assert Restore.model_validate(data) == restore
+
+
+@pytest.mark.parametrize("target", ["kube-system", "kube-public", "kube-node-lease"])
+def test_mapping_into_a_system_namespace_is_refused(target: str) -> None:
+    with pytest.raises(UserInputError, match=f"shop:{target} restores into the system namespace"):
+        RestoreSpec(backup_name="b", namespace_mappings={"shop": target})
+
+
+def test_mapping_into_a_system_namespace_when_explicitly_allowed() -> None:
+    spec = RestoreSpec(
+        backup_name="b", namespace_mappings={"shop": "kube-system"}, allow_system_namespaces=True
+    )
+    assert spec.map_namespace("shop") == "kube-system"
+
+
+def test_restoring_a_system_namespace_in_place_is_no_mapping() -> None:
+    assert (
+        RestoreSpec(backup_name="b", included_namespaces=["kube-system"]).namespace_mappings == {}
+    )
+
+
+def test_the_cli_refuses_a_source_mapped_twice_before_the_dict_loses_it() -> None:
+    with pytest.raises(UserInputError, match="namespace mapping names a twice \\(a:b and a:c\\)"):
+        _mappings(["a:b,a:c"], "namespace")
+    with pytest.raises(UserInputError, match="names a twice"):
+        _mappings(["a:b", "a:c"], "namespace")
+    assert _mappings(["a:b,a:b"], "namespace") == {"a": "b"}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--namespace-mappings", "a:b,a:c"], "error: namespace mapping names a twice"),
+        (["--namespace-mappings", "shop:kube-system"], "error: namespace mapping shop:kube-system"),
+    ],
+)
+def test_backupctl_restore_create_refuses_bad_mappings_in_one_line(
+    args: list[str], message: str
+) -> None:
+    res = backupctl("restore", "create", "--from-backup", "b", *args)
+    assert res.returncode == 2
+    assert error_line(res).startswith(message)
