@@ -15,7 +15,8 @@ KubeconfigOption = typer.Option(
     None,
     "--kubeconfig",
     envvar="KUBECONFIG",
-    help="kubeconfig of the cluster (default: $KUBECONFIG)",
+    help="kubeconfig file(s) of the cluster, ':'-separated and merged as kubectl does "
+    "(default: $KUBECONFIG, then ~/.kube/config)",
 )
 ContextOption = typer.Option(None, "--context", help="kubeconfig context to use")
 LocationOption = typer.Option(
@@ -27,9 +28,8 @@ LocationOption = typer.Option(
 
 
 def kube_client(kubeconfig: str | None, context: str | None) -> KubeClient:
-    return KubeClient.from_kubeconfig(
-        kubeconfig.split(":")[0] if kubeconfig else None, context=context
-    )
+    """A client for the kubeconfig (several files merged) and context given."""
+    return KubeClient.from_kubeconfig(kubeconfig, context=context)
 
 
 @contextmanager

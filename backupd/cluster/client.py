@@ -1,13 +1,42 @@
 """The one place that talks HTTP to a Kubernetes API server.
 
-Requests return raw JSON (dicts), never client model objects. Credentials come from
-a kubeconfig (file, context) or the in-cluster service account, loaded by the
-kubernetes package's config loader; requests go through our own keep-alive pool
-(cluster/http.py), which many workers share.
+Requests return raw JSON (dicts), never client model objects. Many workers share
+one client. The pieces:
 
-Retries with backoff for 429, 5xx and connection failures live here; errors are
-wrapped into the backupd hierarchy (see errors.py) with the server's message, cut
-short so no large payload reaches a log.
+- kubeconfig.py loads where and who (the kubernetes package's loader and merger);
+- credentials.py keeps the Authorization header and refreshes it, one at a time;
+- proxy.py decides whether a proxy applies; the transport (transport.Transport) is
+  then proxied.ProxyTransport (urllib3), else our keep-alive pool http.HttpPool;
+- status.py turns a refusal into an error class with the server's Status.
+
+The kubeconfig contract honoured, as kubectl honours it:
+- KUBECONFIG / --kubeconfig with several files (':'-separated) is merged: the first
+  file to define a cluster, user or context, or current-context, wins; --context is
+  found in any file; files that do not exist are skipped. No kubeconfig inside a
+  Pod: the in-cluster service account, its token file re-read when it rotates.
+- server, certificate-authority(-data), insecure-skip-tls-verify, tls-server-name,
+  client certificates, token, tokenFile (re-read when it changes), username and
+  password, exec plugins and auth-providers (oidc, gcp) through the kubernetes
+  package, refreshed when they expire (its refresh_api_key_hook), under a lock.
+- proxy-url, else HTTPS_PROXY/HTTP_PROXY and NO_PROXY (see proxy.py for the rules,
+  including Go's: loopback never goes through an environment proxy). A proxy that
+  applies is always used; a SOCKS one without PySocks is an error, never bypassed.
+- A 401 forces one refresh of the credentials and one retry; a second 401 is
+  ClusterUnauthorized naming the credential. A credential that was refused after a
+  refresh is not refreshed again, however many threads hit it.
+- GETs ask for gzip (the API server compresses replies above 128 KiB); bodies are
+  inflated with a bound (transport.MAX_BODY).
+- Retries with backoff (Retry-After / retryAfterSeconds honoured, capped) for
+  connection failures, 429 and 5xx on GET; a write (POST, PUT, PATCH, DELETE) is
+  retried only when the server surely did not act on it (not sent, 429, 503). A
+  write that was sent and got no reply, or a 504, is ClusterTimeout(sent=True):
+  whether it took effect is unknown, and it is never re-sent blindly.
+
+Not honoured: an exec plugin that returns a client certificate is used as loaded
+(a refresh of that certificate needs a new client); a user that impersonates
+(`as`, `as-groups`, ...) is refused with an error rather than ignored; an OIDC
+id-token is only refreshed once it has expired (a 401 does not force it);
+`extensions` are ignored; HTTP/2 is not spoken. `disable-compression` is honoured.
 """
 
 from __future__ import annotations
@@ -24,53 +53,28 @@ from urllib.parse import urlencode
 
 import orjson
 from kubernetes import client as k8s_client
-from kubernetes import config as k8s_config
 
-from backupd.cluster.http import HttpPool, Response
+from backupd.cluster import kubeconfig, proxy, status
+from backupd.cluster.credentials import Credentials
+from backupd.cluster.http import HttpPool
+from backupd.cluster.kubeconfig import load as kubeconfig_load
+from backupd.cluster.proxied import ProxyFailed, ProxyTransport
+from backupd.cluster.transport import BodyTooLarge, ReplyLost, Response, Transport
 from backupd.errors import (
-    ClusterConflict,
     ClusterError,
-    ClusterForbidden,
-    ClusterGone,
-    ClusterInvalid,
-    ClusterNotFound,
+    ClusterTimeout,
     ClusterUnreachable,
     UserInputError,
 )
 
+__all__ = ["JSON", "KubeClient", "Response", "warning_text"]
+
 JSON = dict[str, Any]
-_RETRY_STATUSES = {429, 500, 502, 503, 504}
+_READ_RETRY = frozenset({429, 500, 502, 503, 504})
+_WRITE_RETRY = frozenset({429, 503})  # the server did not act on the request
+_SAFE = frozenset({"GET", "HEAD"})
 _MAX_ATTEMPTS = 5
-_STATUS_ERRORS: dict[int, type[ClusterError]] = {
-    403: ClusterForbidden,
-    404: ClusterNotFound,
-    409: ClusterConflict,
-    410: ClusterGone,
-    422: ClusterInvalid,
-}
-
-
-def _load_configuration(
-    kubeconfig: str | Path | None, context: str | None
-) -> k8s_client.Configuration:
-    cfg = k8s_client.Configuration()
-    path = str(kubeconfig) if kubeconfig else None
-    try:
-        if (
-            path is None
-            and "KUBECONFIG" not in os.environ
-            and "KUBERNETES_SERVICE_HOST" in os.environ
-        ):
-            k8s_config.load_incluster_config(client_configuration=cfg)  # type: ignore[no-untyped-call]
-        else:
-            k8s_config.load_kube_config(  # type: ignore[no-untyped-call]
-                config_file=path, context=context, client_configuration=cfg, persist_config=False
-            )
-    except (k8s_config.ConfigException, OSError, TypeError, ValueError) as e:
-        where = path or os.environ.get("KUBECONFIG") or "~/.kube/config"
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise UserInputError(f"cannot load kubeconfig {where}: {first}") from e
-    return cfg
+_MAX_WAIT = 10.0
 
 
 def _ssl_context(cfg: k8s_client.Configuration) -> ssl.SSLContext:
@@ -94,34 +98,77 @@ def _ssl_context(cfg: k8s_client.Configuration) -> ssl.SSLContext:
     return ctx
 
 
+def _explicit_proxy(cfg: k8s_client.Configuration) -> str | None:
+    """A proxy set on the Configuration itself (not the one it read from the environment,
+    which proxy.choose reads by kubectl's rules instead)."""
+    if getattr(cfg, "_proxy_from_env", False):
+        return None
+    return str(cfg.proxy) if cfg.proxy else None
+
+
+def open_transport(
+    cfg: k8s_client.Configuration, proxy_url: str | None, *, size: int = 32
+) -> Transport:
+    """ProxyTransport when a proxy applies, else the keep-alive pool."""
+    host = cfg.host.rstrip("/")
+    secure = host.startswith("https://")
+    ctx = _ssl_context(cfg) if secure else None
+    server_hostname = getattr(cfg, "tls_server_name", None) or None
+    try:
+        if proxy_url:
+            return ProxyTransport(
+                host, proxy_url, ssl_context=ctx, server_hostname=server_hostname, size=size
+            )
+        return HttpPool(host, ssl_context=ctx, server_hostname=server_hostname, size=size)
+    except ValueError as e:
+        raise UserInputError(f"the API server address is not usable: {e}") from e
+
+
 class KubeClient:
     """A small, thread-safe HTTP client for one API server."""
 
     def __init__(
-        self, configuration: k8s_client.Configuration, *, pool_size: int = 32, timeout: float = 60.0
+        self,
+        configuration: k8s_client.Configuration,
+        *,
+        pool_size: int = 32,
+        timeout: float = 60.0,
+        transport: Transport | None = None,
+        credentials: Credentials | None = None,
+        proxy_url: str | None = None,
+        compress: bool = True,
     ) -> None:
         self.configuration = configuration
         self.host = configuration.host.rstrip("/")
         self.timeout = timeout
-        secure = self.host.startswith("https://")
-        try:
-            self._pool = HttpPool(
+        self.compress = compress
+        self.credentials = credentials or kubeconfig.for_configuration(configuration)
+        self.proxy = (
+            None
+            if transport is not None
+            else proxy.choose(
                 self.host,
-                ssl_context=_ssl_context(configuration) if secure else None,
-                server_hostname=getattr(configuration, "tls_server_name", None) or None,
-                size=pool_size,
+                explicit=proxy_url or _explicit_proxy(configuration),
+                environ=os.environ,
             )
-        except ValueError as e:
-            raise UserInputError(f"the API server address is not usable: {e}") from e
+        )
+        self._transport = transport or open_transport(configuration, self.proxy, size=pool_size)
 
     @classmethod
     def from_kubeconfig(
         cls, kubeconfig: str | Path | None = None, *, context: str | None = None
     ) -> KubeClient:
-        return cls(_load_configuration(kubeconfig, context))
+        """`kubeconfig` may name several files (':'-separated), as KUBECONFIG does."""
+        loaded = kubeconfig_load(kubeconfig, context)
+        return cls(
+            loaded.configuration,
+            credentials=loaded.credentials,
+            proxy_url=loaded.proxy_url,
+            compress=loaded.compress,
+        )
 
     def close(self) -> None:
-        self._pool.close()
+        self._transport.close()
 
     def __enter__(self) -> KubeClient:
         return self
@@ -130,18 +177,16 @@ class KubeClient:
         self.close()
 
     # -- low level ----------------------------------------------------------
-    def _headers(self, content_type: str | None, accept: str) -> dict[str, str]:
+    def _headers(
+        self, method: str, content_type: str | None, accept: str, auth: str | None
+    ) -> dict[str, str]:
         headers = {"User-Agent": "backupd/0.1", "Accept": accept}
         if content_type:
             headers["Content-Type"] = content_type
-        cfg = self.configuration
-        if cfg.refresh_api_key_hook is not None:
-            cfg.refresh_api_key_hook(cfg)
-        token = cfg.get_api_key_with_prefix("authorization") or cfg.get_api_key_with_prefix(
-            "BearerToken"
-        )
-        if token:
-            headers["Authorization"] = token
+        if method == "GET" and self.compress:
+            headers["Accept-Encoding"] = "gzip"
+        if auth:
+            headers["Authorization"] = auth
         return headers
 
     def open(
@@ -155,17 +200,22 @@ class KubeClient:
         timeout: float | None = None,
         accept: str = "application/json",
     ) -> Response:
-        """Send a request; return the (successful) response. Retries transient failures."""
+        """Send a request; return the (successful) response. Retries what is safe to retry."""
         query = {k: v for k, v in (params or {}).items() if v is not None}
         target = path + (f"?{urlencode(query)}" if query else "")
-        for attempt in range(1, _MAX_ATTEMPTS + 1):
+        wait = timeout or self.timeout
+        safe = method in _SAFE
+        retry_statuses = _READ_RETRY if safe else _WRITE_RETRY
+        refreshed = False
+        attempt = 0
+        while True:
+            attempt += 1
+            generation, auth = self.credentials.current()
+            sent_type = content_type if body is not None else None
+            headers = self._headers(method, sent_type, accept, auth)
             try:
-                resp = self._pool.request(
-                    method,
-                    target,
-                    headers=self._headers(content_type if body is not None else None, accept),
-                    body=body,
-                    timeout=timeout or self.timeout,
+                resp = self._transport.request(
+                    method, target, headers=headers, body=body, timeout=wait
                 )
             except ssl.SSLCertVerificationError as e:
                 raise ClusterUnreachable(
@@ -173,40 +223,78 @@ class KubeClient:
                     f"{e.verify_message or e.reason}",
                     hint="check the kubeconfig's certificate-authority and server",
                 ) from e
-            except OSError as e:
-                if attempt == _MAX_ATTEMPTS:
-                    raise ClusterUnreachable(
-                        f"cannot reach the Kubernetes API server at {self.host} "
-                        f"({type(e).__name__})",
-                        hint="is the cluster running and the kubeconfig right?",
-                    ) from e
+            except BodyTooLarge as e:
+                raise ClusterError(f"{method} {path}: {e}") from e
+            except ReplyLost as e:
+                if not safe or attempt == _MAX_ATTEMPTS:
+                    raise self._lost(method, path, e, wait) from e
                 _backoff(attempt)
                 continue
-            if resp.status in _RETRY_STATUSES and attempt < _MAX_ATTEMPTS:
-                _backoff(attempt, _retry_after(resp))
+            except OSError as e:
+                if attempt == _MAX_ATTEMPTS:
+                    raise self._unreachable(e) from e
+                _backoff(attempt)
                 continue
-            if resp.status >= 400:
+            code = resp.status
+            if code < 400:
+                return resp
+            if code == 401:
+                if not refreshed and self.credentials.refresh(generation):
+                    refreshed = True
+                    continue
+                if refreshed:
+                    self.credentials.refused(generation)
                 raise self._error(method, path, resp)
-            return resp
-        raise AssertionError("unreachable")  # pragma: no cover
+            if code in retry_statuses and attempt < _MAX_ATTEMPTS:
+                _backoff(attempt, status.retry_after(resp.headers, status.parse(resp.data)))
+                continue
+            if code == 504 and not safe:
+                raise self._lost(method, path, None, wait, resp)
+            raise self._error(method, path, resp)
+
+    def _unreachable(self, e: OSError) -> ClusterUnreachable:
+        if isinstance(e, ProxyFailed):
+            return ClusterUnreachable(
+                f"cannot reach the Kubernetes API server at {self.host}: {e}",
+                hint="check the proxy (proxy-url in the kubeconfig, HTTPS_PROXY, NO_PROXY)",
+            )
+        via = f" through the proxy {proxy.redact(self.proxy)}" if self.proxy else ""
+        return ClusterUnreachable(
+            f"cannot reach the Kubernetes API server at {self.host}{via} ({type(e).__name__})",
+            hint="is the cluster running and the kubeconfig right?",
+        )
+
+    def _lost(
+        self,
+        method: str,
+        path: str,
+        e: ReplyLost | None,
+        wait: float,
+        resp: Response | None = None,
+    ) -> ClusterTimeout:
+        """A request that was sent and got no answer: what it did is unknown."""
+        if resp is not None:
+            said = status.parse(resp.data).get("message") or "timeout"
+            what = f"the API server gave up on it ({resp.status} {said})"
+        elif e is not None and e.timed_out:
+            what = f"no reply from {self.host} within {wait:g}s"
+        else:
+            what = f"the connection to {self.host} was lost before the reply ({e})"
+        unknown = "" if method in _SAFE else "; whether it took effect is unknown"
+        err = ClusterTimeout(f"{method} {path}: {what}{unknown}")
+        err.sent = True
+        if resp is not None:
+            err.status = resp.status
+            err.reason = str(status.parse(resp.data).get("reason") or "")
+        return err
 
     def _error(self, method: str, path: str, resp: Response) -> ClusterError:
-        raw = resp.data[:65536]
-        message = raw.decode(errors="replace")[:300]
-        reason = ""
-        try:
-            status = orjson.loads(raw)
-            message = str(status.get("message", message))[:500]
-            reason = str(status.get("reason", ""))
-            details = status.get("details") or {}
-        except orjson.JSONDecodeError:
-            details = {}
-        cls = _STATUS_ERRORS.get(resp.status, ClusterError)
-        err = cls(f"{method} {path}: {resp.status} {message}")
-        err.status = resp.status
-        err.reason = reason
-        err.causes = [str(c.get("message", "")) for c in details.get("causes", []) or []]
-        return err
+        credential = self.credentials.describe
+        if self.credentials.problem:
+            credential += f" (its refresh failed: {self.credentials.problem})"
+        return status.error(
+            method, path, resp.status, resp.headers, resp.data, credential=credential
+        )
 
     # -- JSON helpers -------------------------------------------------------
     def request(
@@ -260,17 +348,9 @@ def warning_text(header: str) -> str:
     return re.sub(r"\\(.)", r"\1", m.group(1)) if m else header
 
 
-def _retry_after(resp: Response) -> float | None:
-    value = resp.headers.get("retry-after")
-    try:
-        return min(float(value), 10.0) if value else None
-    except ValueError:
-        return None
-
-
 def _backoff(attempt: int, delay: float | None = None) -> None:
     time.sleep(
-        delay
+        min(delay, _MAX_WAIT)
         if delay is not None
         else min(0.2 * 2 ** (attempt - 1), 5.0) * random.uniform(0.5, 1.0)
     )

@@ -7,8 +7,10 @@ socket and TLS work itself. This module does only what the API server needs: a
 request line and headers written in one go, the status line, headers and a body
 read back (Content-Length or chunked), connections kept alive and reused.
 
-Every body is read whole; the callers (single objects, LIST pages) need it whole.
-Retries, backoff and error mapping stay in client.KubeClient.
+Every body is read whole (the callers, single objects and LIST pages, need it
+whole), bounded by transport.MAX_BODY, and a gzip body is inflated (bounded too).
+A failure after the request went out whole is `ReplyLost`: the server may have
+acted on it. Retries, backoff and error mapping stay in client.KubeClient.
 """
 
 from __future__ import annotations
@@ -17,25 +19,27 @@ import contextlib
 import socket
 import ssl
 import threading
-from dataclasses import dataclass
 from typing import BinaryIO, cast
 from urllib.parse import quote, urlsplit
+
+from backupd.cluster.transport import (
+    MAX_BODY,
+    ReplyLost,
+    Response,
+    Transport,
+    check_length,
+    decode_body,
+)
+
+__all__ = ["ConnectionLost", "HttpPool", "Response", "Transport"]
 
 MAX_LINE = 65536
 _BUFFER = 65536
 _PATH_SAFE = "/:@!$&'()*+,;=-._~%"
 
 
-class ConnectionLost(ConnectionError):
-    """The server closed the connection or sent a short reply."""
-
-
-@dataclass(frozen=True)
-class Response:
-    status: int
-    headers: dict[str, str]  # lower-case names; repeated headers joined with ", "
-    data: bytes
-    warnings: tuple[str, ...] = ()  # each Warning header as sent (their text has commas)
+class ConnectionLost(ReplyLost):
+    """The server closed the connection or sent a short reply (after the request)."""
 
 
 # status, headers, body, keep the connection, Warning headers
@@ -57,6 +61,7 @@ class _Connection:
 def _read_chunked(f: BinaryIO) -> bytes:
     readline, read = f.readline, f.read
     parts: list[bytes] = []
+    total = 0
     while True:
         line = readline(MAX_LINE)
         if not line:
@@ -66,6 +71,8 @@ def _read_chunked(f: BinaryIO) -> bytes:
             while readline(MAX_LINE) not in (b"\r\n", b"\n", b""):
                 pass  # trailers
             return b"".join(parts)
+        total += size
+        check_length(total)
         data = read(size)
         if len(data) < size:
             raise ConnectionLost("the server closed the connection inside a chunk")
@@ -75,6 +82,7 @@ def _read_chunked(f: BinaryIO) -> bytes:
 
 class HttpPool:
     """Keep-alive connections to one http:// or https:// server, shared by threads.
+    A Transport.
 
     Up to `size` idle connections are kept; more threads than that still get a
     connection each, and the extra ones are closed after use.
@@ -158,26 +166,42 @@ class HttpPool:
         """One request; `target` is the path and query. Raises OSError on failure.
 
         A kept-alive connection the server has closed meanwhile fails before any
-        reply byte; the request is then sent once more on a new connection.
+        reply byte; the request is then sent once more on a new connection. Any
+        other failure after the request went out whole is ReplyLost.
         """
         message = self.head(method, target, headers, body)
         if body:
             message += body
         while True:
             conn = self._take()
+            sent = False
             try:
                 conn.sock.settimeout(timeout)
                 conn.sock.sendall(message)
+                sent = True
                 status, reply_headers, data, keep, warnings = self._read(conn, method)
             except OSError as e:
                 conn.close()
                 if conn.reused and not isinstance(e, TimeoutError):
                     continue  # a kept-alive connection the server had closed; retry on a new one
+                if sent:
+                    lost = ReplyLost.after(e)
+                    if lost is e:
+                        raise
+                    raise lost from e
+                raise
+            except BaseException:
+                conn.close()
                 raise
             if keep:
                 self._give(conn)
             else:
                 conn.close()
+            if "content-encoding" in reply_headers:
+                try:
+                    data = decode_body(reply_headers, data)
+                except ValueError as e:
+                    raise ConnectionLost(f"the reply is not readable: {e}") from e
             return Response(status, reply_headers, data, warnings)
 
     @staticmethod
@@ -221,7 +245,10 @@ class HttpPool:
             return status, headers, _read_chunked(f), keep, seen
         length = headers.get("content-length")
         if length is None:  # the body ends when the connection does
-            return status, headers, f.read(), False, seen
+            data = f.read(MAX_BODY + 1)
+            check_length(len(data))
+            return status, headers, data, False, seen
+        check_length(int(length))
         data = f.read(int(length))
         if len(data) < int(length):
             raise ConnectionLost("the server closed the connection inside the body")

@@ -1,5 +1,7 @@
 """Paged LIST as raw JSON: pages of `limit` items, with continue tokens.
 
+Pages are GETs, so they ask for gzip (KubeClient): the API server compresses pages
+above 128 KiB, several times fewer bytes from a remote server.
 A continue token that expires (410 Gone) restarts the list. Items come back in
 etcd key order (namespace/name), so the restart skips everything up to the last
 item already yielded: no duplicates and no gaps, and no memory of what was seen.
