@@ -167,6 +167,11 @@ class KubeClient:
             compress=loaded.compress,
         )
 
+    @property
+    def transport(self) -> Transport:
+        """The keep-alive pool, or the proxy transport when a proxy applies."""
+        return self._transport
+
     def close(self) -> None:
         self._transport.close()
 

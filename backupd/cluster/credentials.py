@@ -120,5 +120,11 @@ class TokenFile:
             return self.read()
         return self._header
 
-    def credentials(self, describe: str) -> Credentials:
-        return Credentials(self.read(), describe=describe, check=self.check, reload=self.read)
+    def credentials(self, describe: str, *, check_every: float = _CHECK_EVERY) -> Credentials:
+        return Credentials(
+            self.read(),
+            describe=describe,
+            check=self.check,
+            reload=self.read,
+            check_every=check_every,
+        )

@@ -88,12 +88,14 @@ def bypassed(host: str, port: int, no_proxy: str) -> bool:
         if entry_port and entry_port != str(port):
             continue
         try:
-            if ip is not None and ip == ipaddress.ip_address(name):
-                return True
-            continue  # an IP entry never matches a host name
+            entry_ip = ipaddress.ip_address(name)
         except ValueError:
-            pass
-        if ip is not None or not name:
+            entry_ip = None
+        if entry_ip is not None or ip is not None:  # IPs match IPs only, names names only
+            if ip is not None and ip == entry_ip:
+                return True
+            continue
+        if not name:
             continue
         name = name.removeprefix("*").rstrip(".")
         if name.startswith("."):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import socket
 import socketserver
 import threading
@@ -11,6 +12,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from backupd.cluster.http import ConnectionLost, HttpPool
+from backupd.cluster.transport import BodyTooLarge, ReplyLost
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 
@@ -154,3 +156,42 @@ def test_each_warning_header_is_kept_whole(scripted: tuple[Script, str]) -> None
         '299 - "unknown field \\"spec.a\\", dropped"',
         '299 - "unknown field \\"spec.b\\""',
     )
+
+
+def test_a_gzip_reply_comes_back_inflated(scripted: tuple[Script, str]) -> None:
+    script, url = scripted
+    packed = gzip.compress(b'{"items":[]}' * 100)
+    head = f"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: {len(packed)}\r\n\r\n"
+    script.replies = [(head.encode() + packed, False), (OK, False)]
+    pool = HttpPool(url)
+    resp = pool.request("GET", "/x", headers={"Accept-Encoding": "gzip"})
+    assert resp.data == b'{"items":[]}' * 100
+    assert resp.headers["content-encoding"] == "gzip"
+    assert get(pool) == b"ok"  # the connection stays usable
+    assert script.connections == 1
+
+
+def test_a_reply_announcing_a_huge_body_is_refused_before_reading_it(
+    scripted: tuple[Script, str],
+) -> None:
+    script, url = scripted
+    script.replies = [(b"HTTP/1.1 200 OK\r\nContent-Length: 5000000000000\r\n\r\nabc", False)]
+    with pytest.raises(BodyTooLarge):
+        get(HttpPool(url))
+
+
+def test_no_reply_after_the_request_was_sent_is_reply_lost(scripted: tuple[Script, str]) -> None:
+    script, url = scripted
+    script.replies = [(b"HTTP/1.1 200 OK\r\n", False)]  # the head never ends
+    with pytest.raises(ReplyLost) as caught:
+        HttpPool(url).request("POST", "/x", headers={}, body=b"{}", timeout=0.3)
+    assert caught.value.timed_out
+    assert len(script.requests) == 1
+
+
+def test_a_server_that_is_not_listening_is_not_reply_lost() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # bound, never listening: connections are refused
+        with pytest.raises(ConnectionRefusedError):
+            HttpPool(f"http://127.0.0.1:{port}").request("POST", "/x", headers={}, body=b"{}")
