@@ -279,8 +279,8 @@ class KubeClient:
     ) -> ClusterTimeout:
         """A request that was sent and got no answer: what it did is unknown."""
         if resp is not None:
-            said = status.parse(resp.data).get("message") or "timeout"
-            what = f"the API server gave up on it ({resp.status} {said})"
+            said = " ".join(str(status.parse(resp.data).get("message") or "timeout").split())
+            what = f"the API server gave up on it ({resp.status} {said[:300]})"
         elif e is not None and e.timed_out:
             what = f"no reply from {self.host} within {wait:g}s"
         else:

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+import gzip
 import importlib.util
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
 
 import pytest
 from kubernetes import client as k8s_client
@@ -123,3 +128,48 @@ def test_a_socks_proxy_without_pysocks_is_an_error_not_a_direct_connection(
 ) -> None:
     with pytest.raises(UserInputError, match=r"SOCKS proxy, which needs the PySocks package"):
         client("socks5://127.0.0.1:1080", monkeypatch)
+
+
+class ForwardProxy(BaseHTTPRequestHandler):
+    """Stands in for a forwarding proxy: records what it was asked, answers itself."""
+
+    seen: ClassVar[list[tuple[str, str | None]]] = []
+
+    def do_GET(self) -> None:
+        self.seen.append((self.path, self.headers.get("Proxy-Authorization")))
+        body = gzip.compress(b'{"kind":"NamespaceList","items":[]}')
+        self.send_response(200)
+        self.send_header("Content-Encoding", "gzip")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Warning", '299 - "deprecated"')
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_: object) -> None:
+        pass
+
+
+def test_a_plain_http_server_is_reached_through_the_proxy_with_its_credentials(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), ForwardProxy)
+    ForwardProxy.seen = []
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        cfg = k8s_client.Configuration()
+        cfg.host = "http://api.corp.example:8080/prefix"
+        via = f"http://bob:s%40cret@127.0.0.1:{httpd.server_address[1]}"
+        with KubeClient(cfg, proxy_url=via) as kube:
+            warnings: list[str] = []
+            reply = kube.request(
+                "GET", "/api/v1/namespaces", params={"limit": 5}, warnings=warnings
+            )
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert reply["kind"] == "NamespaceList"
+    assert warnings == ["deprecated"]
+    expected_auth = "Basic " + base64.b64encode(b"bob:s@cret").decode()
+    assert ForwardProxy.seen == [
+        ("http://api.corp.example:8080/prefix/api/v1/namespaces?limit=5", expected_auth)
+    ]
