@@ -184,9 +184,11 @@ def latest(backups: Iterable[Backup], wanted: Wanted, where: str) -> Backup:
         if b.status.phase is Phase.completed
         and (wanted.schedule is None or b.metadata.labels.get(SCHEDULE_LABEL) == wanted.schedule)
     ]
-    cluster = wanted.cluster
-    others = [b for b in from_schedule if cluster and not cluster.matches(b.status.cluster)]
-    mine = [b for b in from_schedule if b not in others]
+    mine: list[Backup] = []
+    others: list[Backup] = []
+    for b in from_schedule:
+        ours = wanted.cluster is None or wanted.cluster.matches(b.status.cluster)
+        (mine if ours else others).append(b)
     partial: list[tuple[Backup, list[str]]] = []
     for b in mine:
         if wanted.namespace is None:
