@@ -28,6 +28,7 @@ from backupd.kinds.needs import Needs
 from backupd.kinds.references import CLUSTER_SCOPED_TARGETS, CRD, STORAGE_CLASS
 from backupd.kinds.spellings import TypeFilter, TypeName, with_spellings
 from backupd.restore.actions import Context, transform
+from backupd.restore.actions.base import controller_uid
 from backupd.restore.filters import (
     NEVER_RESTORED,
     ItemPattern,
@@ -247,8 +248,10 @@ def _add_dependencies(
     Returns the namespaces to create and, for each item taken, why.
     """
     needs = Needs(selection.crd_names)
+    uids = {str((o.get("metadata") or {}).get("uid")) for _, o in chosen.values()}
     for e, obj in chosen.values():
-        needs.note(obj, e.group, e.resource, e.kind)
+        if controller_uid(obj) not in uids:  # a Pod its restored Deployment makes again
+            needs.note(obj, e.group, e.resource, e.kind)
     taken: dict[Key, Key] = {}  # taken item -> the reference that took it
     while (ref := needs.next()) is not None:
         key = _target_key(ref.key, spec)

@@ -365,3 +365,19 @@ def test_a_filter_that_matches_nothing_is_refused_with_its_name(
 ) -> None:
     with pytest.raises(UserInputError, match=message):
         make_plan(shop(), **kwargs)
+
+
+def test_the_reason_names_the_deployment_not_the_pods_it_makes_again() -> None:
+    web = uses("Deployment", "web", priorityClassName="high")
+    rs = owned_by(obj("ReplicaSet", "web-5d9", "shop", spec=web["spec"]), web)
+    made = owned_by(pod("web-5d9-abc"), rs)
+    made["spec"]["priorityClassName"] = "high"
+    objects = [
+        (entry(made), made),
+        *backup_of(namespace("shop"), rs, web),
+        typed("PriorityClass", "high", value=1000),
+    ]
+    p = make_plan(objects, included_namespaces=["shop"])
+    assert cluster_scoped(p)["priorityclasses.scheduling.k8s.io/high"] == (
+        "used by deployment shop/web"
+    )
