@@ -9,8 +9,9 @@ has a generation number. Two ways it changes, both under one lock:
 - `refresh(generation)` after a 401: reload (re-run the exec plugin, re-read the
   token file). If another thread already replaced that generation, nothing is
   reloaded and the caller retries with the newer one. A generation that was
-  refused after a refresh is never reloaded again, so a credential that stays bad
-  runs its plugin a bounded number of times, however many threads hit it.
+  refused after a refresh is never reloaded again (only checked), so a credential
+  that stays bad runs its plugin a bounded number of times, however many threads
+  hit it.
 """
 
 from __future__ import annotations
@@ -63,7 +64,11 @@ class Credentials:
             if self._state[0] != generation:
                 return True  # another thread refreshed meanwhile
             if generation == self._refused or self._reload is None:
-                return False
+                # no reload (again); the cheap check still sees a file rotated since
+                if self._check is None:
+                    return False
+                self._next_check = time.monotonic() + self._every
+                return self._update(self._guard(self._check))
             self.refreshes += 1
             changed = self._update(self._guard(self._reload))
             if not changed:

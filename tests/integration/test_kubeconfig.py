@@ -221,7 +221,11 @@ def test_a_large_list_comes_back_gzip_encoded(
     with KubeClient.from_kubeconfig(path) as kube:
         seed_configmaps(kube, namespace, 300)
         before = connect_proxy.down
-        resp = kube.open("GET", f"/api/v1/namespaces/{namespace}/configmaps", params={"limit": 500})
+        resp = kube.open(
+            "GET",
+            f"/api/v1/namespaces/{namespace}/configmaps",
+            params={"limit": 500, "labelSelector": "app=shop"},
+        )
         on_wire = connect_proxy.down - before
         decoded = len(resp.data)
         assert len(json.loads(resp.data)["items"]) == 300
@@ -246,7 +250,9 @@ def test_paged_listing_reads_gzip_pages_whole(
     with KubeClient.from_kubeconfig(path) as kube:
         seed_configmaps(kube, namespace, 250)
         before = connect_proxy.down
-        pages = list(list_pages(kube, configmaps, namespace=namespace, limit=200))
+        pages = list(
+            list_pages(kube, configmaps, namespace=namespace, label_selector="app=shop", limit=200)
+        )
         on_wire = connect_proxy.down - before
     assert [len(items) for items, _ in pages] == [200, 50]
     names = [i["metadata"]["name"] for items, _ in pages for i in items]

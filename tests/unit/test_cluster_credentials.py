@@ -95,3 +95,17 @@ def test_a_401_rereads_a_token_file_even_before_the_next_check(tmp_path: Path) -
     path.write_text("second")
     assert creds.refresh(generation) is True
     assert creds.current()[1] == "Bearer second"
+
+
+def test_a_refused_token_file_is_looked_at_again_when_it_rotates(tmp_path: Path) -> None:
+    path = tmp_path / "token"
+    path.write_text("expired")
+    creds = TokenFile(path).credentials("token file")
+    generation, _ = creds.current()
+    assert creds.refresh(generation) is False  # re-read: still the same token
+    assert creds.refresh(generation) is False
+    replacement = tmp_path / "token.new"
+    replacement.write_text("rotated")
+    os.replace(replacement, path)
+    assert creds.refresh(generation) is True
+    assert creds.current()[1] == "Bearer rotated"
