@@ -42,6 +42,10 @@ def _mappings(values: list[str] | None, what: str) -> dict[str, str]:
         source, sep, target = pair.partition(":")
         if not sep or not source or not target:
             raise UserInputError(f"invalid {what} mapping {pair[:80]!r}: use SOURCE:TARGET")
+        if mapping.get(source, target) != target:  # a dict would keep only the last
+            raise UserInputError(
+                f"{what} mapping names {source} twice ({source}:{mapping[source]} and {pair})"
+            )
         mapping[source] = target
     return mapping
 
@@ -131,6 +135,11 @@ def create(
     existing_resource_policy: str = typer.Option(
         "none", "--existing-resource-policy", help="none (leave and warn) or update (patch)"
     ),
+    allow_system_namespaces: bool = typer.Option(
+        False,
+        "--allow-system-namespaces",
+        help="allow --namespace-mappings into kube-system, kube-public or kube-node-lease",
+    ),
     preserve_nodeports: bool = typer.Option(False, "--preserve-nodeports"),
     dry_run: bool = typer.Option(False, "--dry-run", help="print the plan; change nothing"),
     any_cluster: bool = typer.Option(
@@ -160,6 +169,7 @@ def create(
             include_cluster_resources, ClusterResources, "--include-cluster-resources"
         ),
         namespace_mappings=_mappings(namespace_mappings, "namespace"),
+        allow_system_namespaces=allow_system_namespaces,
         storage_class_mappings=_mappings(storage_class_mappings, "storage class"),
         existing_resource_policy=_choice(
             existing_resource_policy, ExistingResourcePolicy, "--existing-resource-policy"

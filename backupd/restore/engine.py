@@ -15,7 +15,7 @@ from __future__ import annotations
 import gzip
 import logging
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,6 +35,7 @@ from backupd.errors import (
     StorageNotFound,
     UserInputError,
 )
+from backupd.kinds.spellings import TypeName
 from backupd.restore import planner
 from backupd.restore.applier import DEFAULT_WORKERS, Applier
 from backupd.restore.report import log_line, summarize
@@ -115,8 +116,14 @@ def cluster_notice(backup: Backup, target: ClusterInfo) -> list[str]:
     ]
 
 
-def read_plan(backup: Backup, spec: RestoreSpec, location: Location) -> planner.Plan:
-    """Download and verify the archive, select and plan. Raises before any change."""
+def read_plan(
+    backup: Backup, spec: RestoreSpec, location: Location, *, served: Sequence[TypeName] = ()
+) -> planner.Plan:
+    """Download and verify the archive, select and plan. Raises before any change.
+
+    `served` are the target's types: they add kubectl's short names to the filters
+    and tell custom resources (ordered after their CRDs) from built-in types.
+    """
     archive = backup.status.archive
     name = backup.metadata.name
     if archive is None:
@@ -131,7 +138,7 @@ def read_plan(backup: Backup, spec: RestoreSpec, location: Location) -> planner.
             raise IntegrityError(f"the archive of backup {name} is corrupt: {e}") from e
         reader = ArchiveReader(path)
         _, entries = reader.index()
-        selection = planner.select_entries(entries, spec)
+        selection = planner.select_entries(entries, spec, served=served)
         objects = list(reader.objects(selection.to_read()))
     return planner.plan(objects, selection, spec)
 
@@ -171,7 +178,7 @@ def execute(
     targets = Targets(kube)  # an unreachable cluster fails here, before any download
     notices = [str(s) for s in skipped]
     notices += cluster_notice(backup, here or stored.current_cluster(kube))
-    plan = read_plan(backup, spec, location)
+    plan = read_plan(backup, spec, location, served=targets.type_names())
     status = RestoreStatus(
         phase=Phase.in_progress,
         backup_name=backup.metadata.name,
