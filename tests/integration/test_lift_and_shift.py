@@ -272,7 +272,14 @@ def test_types_are_spelled_as_kubectl_spells_them_and_a_typo_is_refused(
 ) -> None:
     ns = f"lift-spell-{uuid.uuid4().hex[:6]}"
     a = cluster.kubeconfig
-    apply(a, namespace(ns), deployment_using("web", ns, replicas=1), service("web", ns))
+    high = f"{ns}-high"
+    apply(
+        a,
+        namespace(ns),
+        priority_class(high, 100),
+        deployment_using("web", ns, priority_class_name=high, replicas=1),
+        service("web", ns),
+    )
     try:
         with KubeClient.from_kubeconfig(a) as k:
             served = {r.group_resource: r for r in discover(k).resources}
@@ -291,6 +298,10 @@ def test_types_are_spelled_as_kubectl_spells_them_and_a_typo_is_refused(
         assert set(short.status.resource_counts) == {"deployments.apps", "services", "namespaces"}
         warned = [w.message for w in short.status.warnings]
         assert "namespace pattern 'no-such-*' matches no namespace" in warned
+        assert (
+            f"PriorityClass {high}: used by deployment {ns}/web; not taken: the resource "
+            "filters leave priorityclasses.scheduling.k8s.io out"
+        ) in warned
         backup(a, url, "spelled", ns)
 
         code, out, err = restore(
@@ -316,7 +327,7 @@ def test_types_are_spelled_as_kubectl_spells_them_and_a_typo_is_refused(
             assert res_code == 2, res_err
             assert message in error_line_of(res_err)
     finally:
-        cleanup(a, [f"namespace/{ns}"])
+        cleanup(a, [f"namespace/{ns}", f"priorityclass/{high}"])
 
 
 def error_line_of(stderr: str) -> str:
