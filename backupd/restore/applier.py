@@ -276,10 +276,10 @@ class Applier:
         """Compare with the server's rendering of the backup's version; replace if asked."""
         ref = item.ref
         path = api.path(ref.namespace, ref.name)
-        body = replacement(obj, live, preserve_nodeports=self.spec.preserve_nodeports)
-        warnings: list[str] = []
         if api.verbs and "update" not in api.verbs:
             return self._by_fields(item, obj, live, f"{api.group_resource} cannot be updated")
+        body = replacement(obj, live, preserve_nodeports=self.spec.preserve_nodeports)
+        warnings: list[str] = []
         try:
             stored = self.kube.request("PUT", path, body=body, params=DRY_RUN, warnings=warnings)
         except (ClusterInvalid, ClusterForbidden) as e:
@@ -322,7 +322,7 @@ class Applier:
     def _by_fields(self, item: PlannedItem, obj: JSON, live: JSON, refusal: str) -> ItemResult:
         """The fallback when the server will not render the backup's version in place."""
         comparison = compare_fields(normalize(live), normalize(obj), item.ref.where())
-        why = f"compared on the backup's fields only, as it cannot be replaced: {refusal}"
+        why = f"compared on the backup's fields only, as it cannot be replaced ({refusal})"
         if comparison.identical:
             return result(item, Outcome.unchanged, why)
         if self.spec.existing_resource_policy is ExistingResourcePolicy.update:
