@@ -148,6 +148,9 @@ def test_bound_volume_and_storage_class_come_with_the_claim() -> None:
     }
     claim = next(i for i in p.items if i.ref.kind == "PersistentVolumeClaim")
     assert claim.obj is not None and claim.obj["spec"]["volumeName"] == "pv-1"
+    why = {i.ref.name: i.reason for i in p.items}
+    assert why["pv-1"] == "used by persistentvolumeclaim shop/data"
+    assert why["gp2"] == "used by persistentvolumeclaim shop/data and 1 more"  # and pv-1
 
 
 def test_no_cluster_resources_means_only_namespaces() -> None:
@@ -305,21 +308,6 @@ def test_an_excluded_crd_stays_out_of_a_whole_backup_restore_too() -> None:
     p = make_plan(app(), served=(crds,), excluded_resources=["crd"])
     assert not [i for i in p.items if i.ref.kind == "CustomResourceDefinition"]
     assert any("CustomResourceDefinition httproutes" in w for w in p.warnings)
-
-
-def test_the_claims_volume_and_its_class_say_who_needs_them() -> None:
-    objects = backup_of(
-        namespace("shop"),
-        pvc("data", volume="pv-1", sc="gp2"),
-        pv("pv-1", claim="data", sc="gp2"),
-        obj("StorageClass", "gp2", provisioner="ebs"),
-    )
-    p = make_plan(objects, included_namespaces=["shop"])
-    assert cluster_scoped(p) == {
-        "namespaces/shop": None,
-        "persistentvolumes/pv-1": "used by persistentvolumeclaim shop/data",
-        "storageclasses.storage.k8s.io/gp2": ("used by persistentvolumeclaim shop/data and 1 more"),
-    }
 
 
 def test_a_mapped_storage_class_is_the_one_taken() -> None:
