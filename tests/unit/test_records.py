@@ -14,8 +14,9 @@ from backupd.api.backup import SCHEDULE_LABEL, Backup, BackupSpec, ClusterInfo
 from backupd.api.common import ObjectMeta, Phase
 from backupd.api.restore import Restore, RestoreSpec
 from backupd.errors import ArchiveError, NotFoundError
-from backupd.restore.engine import cluster_notice
+from backupd.restore.engine import cluster_notice, resolve_backup
 from backupd.storage import records
+from backupd.storage.catalog import Skipped
 from backupd.storage.layout import BackupKeys, RestoreKeys
 from backupd.storage.location import Location, open_location
 from backupd.storage.records import NoBackupChosen, Wanted
@@ -369,3 +370,21 @@ def test_backup_get_latest_that_finds_nothing_names_the_flags_that_widen_it(
         "name",
     )
     assert widened.stdout.split() == ["part"], widened.stderr
+
+
+def test_a_restore_from_a_schedule_notes_the_damaged_records_it_skipped(
+    location: Location,
+) -> None:
+    put(
+        location,
+        BackupKeys("nightly-1").metadata,
+        backup("nightly-1", schedule="nightly").to_json_dict(),
+    )
+    put(location, BackupKeys("nightly-2").metadata, b"{truncated")
+    skipped: list[Skipped] = []
+    spec = RestoreSpec(schedule_name="nightly")
+    chosen = resolve_backup(location, spec, cluster=records.this_cluster(HERE), skipped=skipped)
+    assert chosen.metadata.name == "nightly-1"
+    assert [str(s) for s in skipped] == ["skipping backups/nightly-2/backup.json: not valid JSON"]
+    with pytest.raises(NoBackupChosen, match="from this cluster"):
+        resolve_backup(location, spec, cluster=records.this_cluster(THERE))
