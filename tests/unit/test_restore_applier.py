@@ -8,9 +8,13 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from kubernetes import client as k8s_client
 
 from backupd.api.restore import ItemResult, Outcome
+from backupd.cluster.client import KubeClient
 from backupd.cluster.discovery import ApiResource
+from backupd.cluster.fake import FakeTransport, Step, json_reply, status_reply
+from backupd.cluster.transport import ReplyLost
 from backupd.errors import (
     ClusterConflict,
     ClusterInvalid,
@@ -400,6 +404,49 @@ def test_a_create_that_timed_out_on_a_silent_server_is_unknown_not_unchanged() -
     assert r.outcome is Outcome.failed
     assert r.reason is not None
     assert r.reason.startswith("the create timed out; whether the object was created is unknown")
+
+
+def create_through_the_client(*steps: Step) -> tuple[ItemResult, list[str]]:
+    """Restore one ConfigMap through the real KubeClient over a scripted transport."""
+    cfg = k8s_client.Configuration()
+    cfg.host = "https://api.example:6443"
+    fake = FakeTransport(*steps)
+    s = spec()
+    cm = configmap("cfg", a="1")
+    the_plan = plan([(entry(cm), cm)], select_entries([entry(cm)], s), s)
+    (item,) = [i for i in the_plan.items if i.ref.kind == "ConfigMap"]
+    with KubeClient(cfg, transport=fake) as kube:
+        r = Applier(kube, TARGETS, s).apply_item(item)  # type: ignore[arg-type]
+    return r, [f"{x.method} {x.target}" for x in fake.requests]
+
+
+LOST = ReplyLost(TimeoutError("timed out"))
+GATEWAY_TIMEOUT = status_reply(504, "Timeout", "the server was unable to respond in time")
+NOT_FOUND = status_reply(404, "NotFound", 'configmaps "cfg" not found')
+
+
+@pytest.mark.parametrize("lost", [LOST, GATEWAY_TIMEOUT], ids=["no-reply", "504"])
+def test_a_create_lost_on_the_wire_is_read_back_not_sent_again(lost: Step) -> None:
+    server_copy = FakeKube().stored(configmap("cfg", a="1"))
+
+    r, sent = create_through_the_client(lost, json_reply(server_copy), json_reply(server_copy))
+
+    assert r.outcome is Outcome.created
+    assert (
+        r.reason == "the create timed out; the object was found afterwards and matches the backup"
+    )
+    assert sent == [
+        "POST /api/v1/namespaces/shop/configmaps",
+        f"GET {CFG}",
+        f"PUT {CFG}?dryRun=All",
+    ]
+
+
+def test_a_create_lost_on_the_wire_that_did_nothing_fails_and_says_so() -> None:
+    r, sent = create_through_the_client(LOST, NOT_FOUND)
+    assert r.outcome is Outcome.failed
+    assert r.reason == "the create timed out and the object does not exist"
+    assert sent == ["POST /api/v1/namespaces/shop/configmaps", f"GET {CFG}"]
 
 
 def test_a_replace_that_timed_out_is_checked_not_re_sent() -> None:
