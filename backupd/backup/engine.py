@@ -37,6 +37,7 @@ from backupd.errors import (
     BackupdError,
     ClusterError,
     ClusterNotFound,
+    ClusterUnauthorized,
     ReadOnlyLocation,
     UserInputError,
 )
@@ -342,7 +343,7 @@ def _collect(
     for job, page, known in _prefetch(kube, jobs, selector):
         run.total += known
         if isinstance(page, BackupdError):
-            if not isinstance(page, ClusterError) or page.status == 0:
+            if not isinstance(page, ClusterError) or page.status == 0 or _fatal(page):
                 raise page
             run.issue("error", job.resource, f"cannot list: {page}", job.namespace)
             continue
@@ -362,9 +363,16 @@ def _collect(
                     for item in items:
                         run.add(res, item)
             except ClusterError as e:
+                if _fatal(e):
+                    raise
                 run.issue("error", res, f"cannot list: {e}")
     elif mode is ClusterResources.auto:
         _fetch_dependencies(kube, run, by_gr, res_filter)
+
+
+def _fatal(e: ClusterError) -> bool:
+    """A refused credential (already refreshed once) fails every other request alike."""
+    return isinstance(e, ClusterUnauthorized)
 
 
 def _finish(backup: Backup, run: _Run) -> None:

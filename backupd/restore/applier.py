@@ -43,6 +43,7 @@ from backupd.errors import (
     ClusterInvalid,
     ClusterNotFound,
     ClusterTimeout,
+    ClusterUnauthorized,
     ClusterUnreachable,
 )
 from backupd.restore.diffing import Comparison, compare, compare_fields
@@ -119,6 +120,7 @@ class Applier:
     # CRDs that did not become Established: {(group, kind): problem}
     crd_problems: dict[tuple[str, str], str] = field(default_factory=dict)
     _unreachable: threading.Event = field(default_factory=threading.Event)
+    _refused: threading.Event = field(default_factory=threading.Event)
 
     def _write(self, method: str, path: str, body: JSON, *, dry_run: bool = False) -> list[str]:
         """POST, PUT or (merge) PATCH; a dry run (or `dry_run`) only validates (dryRun=All).
@@ -145,6 +147,10 @@ class Applier:
             return result(item, Outcome.skipped, item.skip_reason)
         if self._unreachable.is_set():
             return result(item, Outcome.failed, "not attempted: the API server stopped answering")
+        if self._refused.is_set():
+            return result(
+                item, Outcome.failed, "not attempted: the API server refused the credential"
+            )
         ref = item.ref
         api = self.targets.resolve(ref.group, ref.version, ref.kind)
         if api is None:
@@ -163,6 +169,9 @@ class Applier:
             return self._apply(item, api, item.obj)
         except ClusterUnreachable as e:
             self._unreachable.set()  # the rest would each wait through its retries
+            return result(item, Outcome.failed, _error_text(e))
+        except ClusterUnauthorized as e:
+            self._refused.set()  # refreshed once already: every other item would fail alike
             return result(item, Outcome.failed, _error_text(e))
         except BackupdError as e:
             return result(item, Outcome.failed, _error_text(e))
@@ -241,6 +250,14 @@ class Applier:
 
     # -- an object that exists -------------------------------------------------------
     def _existing(self, item: PlannedItem, api: ApiResource, obj: JSON, live: JSON) -> ItemResult:
+        found = self._existing_outcome(item, api, obj, live)
+        if item.reason and found.outcome in (Outcome.unchanged, Outcome.differs):
+            return _with_note(found, item.reason)  # why a dependency was looked at at all
+        return found
+
+    def _existing_outcome(
+        self, item: PlannedItem, api: ApiResource, obj: JSON, live: JSON
+    ) -> ItemResult:
         ref = item.ref
         if (
             ref.kind == "Namespace"
@@ -252,6 +269,8 @@ class Applier:
                 Outcome.failed,
                 f"namespace {ref.name} is being deleted; wait until it is gone, then restore again",
             )
+        if not item.in_backup:
+            return result(item, Outcome.unchanged, "exists; not in the backup, so left as it is")
         if ref.kind == "PersistentVolume" and not ref.group:
             reclaimed = self._reclaim(item, api, obj, live)
             if reclaimed is not None:

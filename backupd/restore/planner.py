@@ -76,6 +76,9 @@ class PlannedItem:
     notes: list[str] = field(default_factory=list)
     # why it is restored when no filter selected it: "used by deployment shop/web"
     reason: str | None = None
+    # False for what the plan makes up (a namespace the backup lacks): an existing
+    # object of that name is then what the restore needs, never a difference
+    in_backup: bool = True
 
     @property
     def sort_key(self) -> tuple[str, ...]:
@@ -329,9 +332,11 @@ def plan(
         )
     plan_ = Plan(items=[])
     missing, reasons = _add_dependencies(chosen, deps, selection, spec, plan_.warnings)
+    made_up: set[Key] = set()
     for name in sorted(missing):
         e, obj = _new_namespace(name)
         chosen[e.key] = (e, obj)
+        made_up.add(e.key)
         plan_.warnings.append(f"namespace {name} is not in the backup; it is created empty")
     ctx = _context(spec, chosen.values())
     for key, (e, obj) in chosen.items():
@@ -348,6 +353,7 @@ def plan(
                 skip,
                 [why, *notes] if why else notes,
                 why,
+                in_backup=key not in made_up,
             )
         )
     for e in selection.never:

@@ -20,6 +20,7 @@ from backupd.errors import (
     ClusterInvalid,
     ClusterNotFound,
     ClusterTimeout,
+    ClusterUnauthorized,
     ClusterUnreachable,
 )
 from backupd.restore.applier import REPLACE_ATTEMPTS, Applier
@@ -476,6 +477,62 @@ def test_an_unreachable_server_fails_fast_instead_of_retrying_every_item() -> No
     outcomes = run(kube, namespace("shop"), *objects)
     assert set(outcomes.values()) == {Outcome.failed}
     assert kube.attempts == 1  # the Namespace; then the restore stopped trying
+
+
+def test_a_refused_credential_fails_fast_instead_of_failing_every_item_alike() -> None:
+    kube = FakeKube()
+
+    def refuse() -> None:
+        kube.attempts += 1
+        raise ClusterUnauthorized("the credential of user admin was refused (401)")
+
+    kube._check = refuse  # type: ignore[method-assign]
+    objects = [configmap(f"c{i}") for i in range(50)]
+    found = results(kube, namespace("shop"), *objects)
+    assert {r.outcome for r in found.values()} == {Outcome.failed}
+    assert kube.attempts == 1  # the Namespace; then the restore stopped trying
+    assert "refused the credential" in (found["c7"].reason or "")
+
+
+def test_a_namespace_the_plan_makes_up_is_never_a_difference() -> None:
+    kube = FakeKube()
+    run(kube, namespace("shop"))
+    kube.objects["/api/v1/namespaces/shop"]["metadata"].setdefault("labels", {})["team"] = (
+        "payments"
+    )
+
+    found = results(kube, configmap("cfg"), existing_resource_policy="update")
+
+    assert found["shop"].outcome is Outcome.unchanged  # not in the backup: nothing to compare
+    assert kube.objects["/api/v1/namespaces/shop"]["metadata"]["labels"]["team"] == "payments"
+    assert not [c for c in kube.calls if c[0] == "PUT"]
+
+
+def test_a_dependency_found_unchanged_still_says_why_it_was_restored() -> None:
+    kube = FakeKube()
+    pc = {
+        "apiVersion": "scheduling.k8s.io/v1",
+        "kind": "PriorityClass",
+        "metadata": {"name": "high"},
+        "value": 1000,
+    }
+    web = deployment("web")
+    web["spec"]["template"]["spec"]["priorityClassName"] = "high"
+    classes = ApiResource(
+        "scheduling.k8s.io", "v1", "priorityclasses", "PriorityClass", False, VERBS
+    )
+    targets = FakeTargets(CONFIGMAPS, NAMESPACES, DEPLOYMENTS, PODS, classes)
+    s = spec(included_namespaces=["shop"])
+    pairs = [(entry(namespace("shop")), namespace("shop")), (entry(web), web)]
+    pairs.append((entry(pc, "priorityclasses"), pc))
+    for _ in range(2):  # created, then found unchanged
+        the_plan = plan(pairs, select_entries([e for e, _ in pairs], s), s)
+        applied = {
+            r.name: r
+            for r in Applier(kube, targets, s, workers=2).apply(the_plan)  # type: ignore[arg-type]
+        }
+    assert applied["high"].outcome is Outcome.unchanged
+    assert "used by deployment shop/web" in (applied["high"].reason or "")
 
 
 def test_every_item_of_a_large_tier_gets_exactly_one_result() -> None:
