@@ -15,6 +15,11 @@ from backupd.errors import UserInputError
 _STORED = "backupd.stored"
 
 
+def reading_stored(info: ValidationInfo) -> bool:
+    """Whether a validator runs on a record read back from storage (not on user input)."""
+    return bool(info.context and info.context.get(_STORED))
+
+
 class Model(BaseModel):
     """camelCase on the wire, snake_case in Python.
 

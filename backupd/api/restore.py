@@ -7,11 +7,11 @@ import re
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from backupd.api import API_VERSION
 from backupd.api.backup import ClusterResources
-from backupd.api.common import Issue, Model, ObjectMeta, Phase
+from backupd.api.common import Issue, Model, ObjectMeta, Phase, reading_stored
 from backupd.archive.format import item_where, resource_dir
 from backupd.errors import UserInputError
 
@@ -100,9 +100,9 @@ class RestoreSpec(Model):
         return self
 
     @model_validator(mode="after")
-    def _no_system_targets(self) -> RestoreSpec:
-        if self.allow_system_namespaces:
-            return self
+    def _no_system_targets(self, info: ValidationInfo) -> RestoreSpec:
+        if self.allow_system_namespaces or reading_stored(info):
+            return self  # a stored record: what was done is history, not a request
         for source, target in self.namespace_mappings.items():
             if target in SYSTEM_NAMESPACES:
                 raise UserInputError(

@@ -80,3 +80,10 @@ def test_backupctl_restore_create_refuses_bad_mappings_in_one_line(
     res = backupctl("restore", "create", "--from-backup", "b", *args)
     assert res.returncode == 2
     assert error_line(res).startswith(message)
+
+
+def test_a_stored_restore_into_a_system_namespace_stays_readable() -> None:
+    record = {"backupName": "nightly", "namespaceMappings": {"shop": "kube-system"}}
+    with pytest.raises(UserInputError):
+        RestoreSpec.model_validate(record)  # as a request: refused
+    assert RestoreSpec.from_stored(record).namespace_mappings == {"shop": "kube-system"}
