@@ -20,12 +20,13 @@ import socket
 import ssl
 import threading
 from typing import BinaryIO, cast
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from backupd.cluster.transport import (
     MAX_BODY,
     ReplyLost,
     Response,
+    Server,
     Transport,
     check_length,
     decode_body,
@@ -97,17 +98,15 @@ class HttpPool:
         connect_timeout: float = 5.0,
         size: int = 32,
     ) -> None:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"not an http(s) URL: {url}")
-        self.secure = parts.scheme == "https"
-        self.address = (parts.hostname, parts.port or (443 if self.secure else 80))
-        self.host_header = parts.netloc.rpartition("@")[2]
-        self.prefix = parts.path.rstrip("/")
+        server = Server.parse(url)
+        self.secure = server.secure
+        self.address = (server.hostname, server.port)
+        self.host_header = server.host_header
+        self.prefix = server.prefix
         self.ssl_context = ssl_context
         if self.secure and ssl_context is None:
             self.ssl_context = ssl.create_default_context()
-        self.server_hostname = server_hostname or parts.hostname
+        self.server_hostname = server_hostname or server.hostname
         self.connect_timeout = connect_timeout
         self.size = size
         self._idle: list[_Connection] = []

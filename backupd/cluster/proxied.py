@@ -21,6 +21,7 @@ from backupd.cluster.proxy import redact
 from backupd.cluster.transport import (
     ReplyLost,
     Response,
+    Server,
     check_length,
     decode_body,
 )
@@ -67,15 +68,13 @@ class ProxyTransport:
         connect_timeout: float = 5.0,
         size: int = 32,
     ) -> None:
-        parts = urlsplit(server)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"not an http(s) URL: {server}")
-        self.origin = f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
-        self.prefix = parts.path.rstrip("/")
+        parsed = Server.parse(server)
+        self.origin = parsed.origin
+        self.prefix = parsed.prefix
         self.proxy = proxy
         self.connect_timeout = connect_timeout
         pool_kw: dict[str, Any] = {"maxsize": size, "block": False, "retries": False}
-        if parts.scheme == "https":
+        if parsed.secure:
             pool_kw["ssl_context"] = ssl_context or ssl.create_default_context()
             if server_hostname:
                 pool_kw["server_hostname"] = server_hostname

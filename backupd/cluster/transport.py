@@ -15,6 +15,7 @@ from __future__ import annotations
 import zlib
 from dataclasses import dataclass
 from typing import Protocol
+from urllib.parse import urlsplit
 
 MAX_BODY = 1 << 30  # 1 GiB: no API reply is this big; a bigger one is an error
 _STEP = 1 << 20
@@ -26,6 +27,35 @@ class Response:
     headers: dict[str, str]  # lower-case names; repeated headers joined with ", "
     data: bytes  # decoded: a gzip body comes back inflated (content-encoding stays as sent)
     warnings: tuple[str, ...] = ()  # each Warning header as sent (their text has commas)
+
+
+@dataclass(frozen=True)
+class Server:
+    """An API server URL taken apart: what every transport needs of it."""
+
+    secure: bool
+    hostname: str
+    port: int
+    host_header: str  # host[:port], without any user info
+    prefix: str  # the URL's own path (a server behind a path prefix), no trailing slash
+
+    @classmethod
+    def parse(cls, url: str) -> Server:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"not an http(s) URL: {url}")
+        secure = parts.scheme == "https"
+        return cls(
+            secure,
+            parts.hostname,
+            parts.port or (443 if secure else 80),
+            parts.netloc.rpartition("@")[2],
+            parts.path.rstrip("/"),
+        )
+
+    @property
+    def origin(self) -> str:
+        return f"{'https' if self.secure else 'http'}://{self.host_header}"
 
 
 class Transport(Protocol):
