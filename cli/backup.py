@@ -14,10 +14,11 @@ import yaml
 from backupd.api.backup import Backup, BackupSpec, ClusterResources
 from backupd.api.common import Phase
 from backupd.api.masking import mask_secret
-from backupd.backup import stored
-from backupd.backup.engine import run_backup
+from backupd.api.progress import Callbacks
+from backupd.backup import engine, stored
 from backupd.backup.inspect import diff_indexes, field_changes
 from backupd.backup.selection import split_csv
+from backupd.cluster.identity import current_cluster
 from backupd.errors import BackupdError, NotFoundError, UserInputError
 from backupd.storage import catalog, records
 from backupd.storage.layout import validate_name
@@ -81,7 +82,9 @@ def create(
     spec.storage_location = loc.url
     started = time.monotonic()
     with kube_client(kubeconfig, context) as kube, progress_bar(f"backup {name}") as update:
-        backup = run_backup(name, spec, kube=kube, location=loc, progress=update)
+        backup = engine.run(
+            name, spec, kube=kube, location=loc, report=Callbacks(on_progress=update)
+        )
     elapsed = time.monotonic() - started
     st = backup.status
 
@@ -110,7 +113,7 @@ def _source_cluster(
         return records.named_cluster(cluster)
     try:
         with kube_client(kubeconfig, context) as kube:
-            here = stored.current_cluster(kube)
+            here = current_cluster(kube)
     except BackupdError as e:
         info(
             f"note: no cluster to match backups to ({e}); "

@@ -10,6 +10,7 @@ import typer
 
 from backupd.api.backup import ClusterResources
 from backupd.api.common import Phase
+from backupd.api.progress import Callbacks
 from backupd.api.restore import ExistingResourcePolicy, ItemResult, Outcome, Restore, RestoreSpec
 from backupd.errors import BackupdError, UserInputError
 from backupd.restore import engine
@@ -189,12 +190,12 @@ def create(
                 backup = engine.latest_of_schedule(loc, from_schedule, source).metadata.name
             name = unused_name(loc, default_name(backup, datetime.datetime.now(datetime.UTC)))
         with progress_bar("restoring", enabled=output is OutputFormat.table) as update:
-            run = engine.execute(
+            run = engine.run(
                 name,
                 spec,
                 kube=kube,
                 location=loc,
-                progress=update,
+                report=Callbacks(on_progress=update),
                 workers=workers,
                 any_cluster=any_cluster,
             )

@@ -7,12 +7,8 @@ part-way is recorded as Failed (if storage still answers) and never as Completed
 
 from __future__ import annotations
 
-import contextlib
-import queue
 import tempfile
-import threading
 from collections import Counter
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,8 +16,10 @@ import orjson
 
 from backupd.api.backup import Backup, BackupSpec, ClusterInfo, ClusterResources, SkippedResource
 from backupd.api.common import Issue, ObjectMeta, Phase, StoredObject, now, parse_duration
+from backupd.api.progress import NEVER, SILENT, Cancel, Reporter, Step, check
 from backupd.archive.writer import ArchiveWriter, gzip_file
 from backupd.backup.log import OperationLog
+from backupd.backup.pages import ListJob, list_jobs, prefetch
 from backupd.backup.selection import (
     NamespaceFilter,
     ResourceFilter,
@@ -46,15 +44,6 @@ from backupd.storage.layout import BackupKeys, validate_name
 from backupd.storage.location import Location
 
 EXCLUDE_LABEL = "backupd.io/exclude"
-PER_NAMESPACE_LIMIT = 3  # list per namespace up to this many, cluster-wide beyond
-LIST_THREADS = 2  # concurrent paged LISTs (the API server does the work in parallel)
-Progress = Callable[[int, int], None]
-
-
-@dataclass(frozen=True)
-class ListJob:
-    resource: ApiResource
-    namespace: str | None  # None: cluster-wide
 
 
 @dataclass
@@ -64,7 +53,8 @@ class _Run:
     backup: Backup
     writer: ArchiveWriter
     log: OperationLog
-    progress: Progress | None
+    report: Reporter
+    cancel: Cancel
     total: int = 0
     done: int = 0
     needs: Needs = field(default_factory=Needs)  # what `auto` takes (backupd.kinds)
@@ -73,6 +63,7 @@ class _Run:
     taken: set[tuple[str, str]] = field(default_factory=set)  # cluster-scoped (resource, name)
 
     def add(self, res: ApiResource, item: JSON) -> None:
+        check(self.cancel)  # before the item: a cancelled backup takes nothing more
         meta = item.get("metadata") or {}
         meta.pop("managedFields", None)
         if (meta.get("labels") or {}).get(EXCLUDE_LABEL) == "true":
@@ -96,8 +87,7 @@ class _Run:
             self.taken.add((res.group_resource, meta["name"]))
         self.resource_counts[res.group_resource] += 1
         self.done += 1
-        if self.progress is not None:
-            self.progress(self.done, max(self.total, self.done))
+        self.report.progress(self.done, max(self.total, self.done))
 
     def issue(
         self, kind: str, res: ApiResource | None, message: str, namespace: str | None = None
@@ -108,70 +98,9 @@ class _Run:
         (self.backup.status.errors if kind == "error" else self.backup.status.warnings).append(
             entry
         )
-        (self.log.error if kind == "error" else self.log.warning)(f"{entry.where()}: {message}")
-
-
-Page = tuple[ListJob, list[JSON], int] | tuple[ListJob, BackupdError, int]
-
-
-def _prefetch(kube: KubeClient, jobs: list[ListJob], selector: str) -> Iterator[Page]:
-    """Fetch pages in background threads so the API server and compression overlap.
-
-    Yields (job, items, newly_known_total): a job's first page tells how many items
-    it has (the server's remainingItemCount), which grows the progress total.
-    """
-    pages: queue.Queue[Page | None] = queue.Queue(maxsize=4)
-    stop = threading.Event()
-
-    def worker(mine: list[ListJob]) -> None:
-        try:
-            for job in mine:
-                first = True
-                try:
-                    for items, remaining in list_pages(
-                        kube, job.resource, namespace=job.namespace, label_selector=selector
-                    ):
-                        if stop.is_set():
-                            return
-                        known = len(items) + (remaining or 0) if first else 0
-                        first = False
-                        pages.put((job, items, known))
-                except BackupdError as e:
-                    pages.put((job, e, 0))
-        finally:
-            pages.put(None)
-
-    threads = [
-        threading.Thread(
-            target=worker, args=(jobs[i::LIST_THREADS],), name=f"backup-list-{i}", daemon=True
-        )
-        for i in range(LIST_THREADS)
-    ]
-    for t in threads:
-        t.start()
-    running = len(threads)
-    try:
-        while running:
-            entry = pages.get()
-            if entry is None:
-                running -= 1
-            else:
-                yield entry
-    finally:
-        stop.set()
-        while any(t.is_alive() for t in threads):  # unblock workers waiting on a full queue
-            with contextlib.suppress(queue.Empty):
-                pages.get(timeout=0.1)
-
-
-def _list_jobs(resources: list[ApiResource], namespaces: list[str] | None) -> list[ListJob]:
-    jobs: list[ListJob] = []
-    for res in resources:
-        if namespaces is not None and len(namespaces) <= PER_NAMESPACE_LIMIT:
-            jobs.extend(ListJob(res, ns) for ns in namespaces)
-        else:
-            jobs.append(ListJob(res, None))
-    return jobs
+        text = f"{entry.where()}: {message}"
+        (self.log.error if kind == "error" else self.log.warning)(text)
+        (self.report.error if kind == "error" else self.report.warning)(text)
 
 
 def _fetch_dependencies(
@@ -215,21 +144,24 @@ def validate_spec(spec: BackupSpec) -> tuple[NamespaceFilter, ResourceFilter, st
     return ns_filter, res_filter, selector
 
 
-def run_backup(
+def run(
     name: str,
     spec: BackupSpec,
     *,
     kube: KubeClient,
     location: Location,
-    progress: Progress | None = None,
+    report: Reporter = SILENT,
+    cancel: Cancel = NEVER,
     labels: dict[str, str] | None = None,
-    echo: Callable[[str], None] | None = None,
 ) -> Backup:
     """Back up what `spec` selects; returns the committed Backup (any final phase).
 
     Raises before writing anything for bad input, an unreachable cluster or an
-    existing backup of the same name.
+    existing backup of the same name. `report` hears phases, progress, warnings and
+    errors; `cancel` set ends the backup Failed ("cancelled") at the next item
+    (see backupd.api.progress).
     """
+    report.phase(Phase.new, Step.validating)
     keys = BackupKeys(validate_name(name))
     ns_filter, res_filter, selector = validate_spec(spec)
     if location.read_only:
@@ -246,6 +178,7 @@ def run_backup(
     backup.status.start_timestamp = started
     backup.status.expiration = started + parse_duration(spec.ttl)
     backup.status.phase = Phase.in_progress
+    report.phase(Phase.in_progress, Step.discovering)
 
     found = discovery.discover(kube)
     resources, skips = backupable(found.resources)
@@ -272,11 +205,11 @@ def run_backup(
     by_gr = {r.group_resource: r for r in resources}
     chosen = [r for r in resources if r.namespaced and res_filter.matches(r)]
     literal = ns_filter.literal_names
-    jobs = _list_jobs(chosen, literal if literal is not None else None) if selected_ns else []
+    jobs = list_jobs(chosen, literal if literal is not None else None) if selected_ns else []
 
     with tempfile.TemporaryDirectory(prefix=f"backupd-{name}-") as tmp:
         work = Path(tmp)
-        log = OperationLog(work / "backup.log", echo=echo)
+        log = OperationLog(work / "backup.log")
         header = {
             "backup": name,
             "cluster": backup.status.cluster.to_json_dict(),
@@ -288,8 +221,9 @@ def run_backup(
             compression=spec.compression,
             header=header,
         )
-        run = _Run(backup=backup, writer=writer, log=log, progress=progress)
+        run = _Run(backup=backup, writer=writer, log=log, report=report, cancel=cancel)
         try:
+            report.phase(Phase.in_progress, Step.listing)
             _collect(
                 kube,
                 run,
@@ -301,25 +235,32 @@ def run_backup(
                 by_gr,
                 res_filter,
             )
+            check(cancel)
             writer.close()
+            report.phase(Phase.in_progress, Step.uploading)
             _upload(location, keys, run, work)
+            check(cancel)  # the data is stored, but a cancelled backup is never Completed
         except BackupdError as e:
             writer.abort()
             backup.status.phase = Phase.failed
             backup.status.failure_reason = str(e)
             log.error(f"backup failed: {e}")
+            report.error(f"backup failed: {e}")
             _finish(backup, run)
             _commit_failed(location, keys, backup, log)
+            report.phase(backup.status.phase, Step.done)
             return backup
         _finish(backup, run)
         backup.status.phase = Phase.partially_failed if backup.status.errors else Phase.completed
         log.info(
             f"backup {backup.status.phase}: {run.done} items, {len(backup.status.errors)} errors"
         )
+        report.phase(Phase.in_progress, Step.committing)
         backup.status.log = _put_file(location, keys.log, log.gzipped())
         location.put_bytes(
             keys.metadata, orjson.dumps(backup.to_json_dict(), option=orjson.OPT_INDENT_2)
         )
+    report.phase(backup.status.phase, Step.done)
     return backup
 
 
@@ -340,7 +281,8 @@ def _collect(
     for pattern in ns_filter.empty_globs(set(namespaces)):
         run.issue("warning", None, f"namespace pattern {pattern!r} matches no namespace")
     run.log.info(f"backing up {len(selected_ns)} namespace(s) with {len(jobs)} paged LISTs")
-    for job, page, known in _prefetch(kube, jobs, selector):
+    check(run.cancel)
+    for job, page, known in prefetch(kube, jobs, selector):
         run.total += known
         if isinstance(page, BackupdError):
             if not isinstance(page, ClusterError) or page.status == 0 or _fatal(page):

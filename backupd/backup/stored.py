@@ -1,5 +1,5 @@
-"""Reading a committed backup back from storage: its metadata, index and objects,
-and which cluster a backup (or the cluster we talk to) is."""
+"""Reading a committed backup back from storage: its metadata, index and objects.
+(Which cluster we talk to is backupd.cluster.identity.)"""
 
 from __future__ import annotations
 
@@ -10,13 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from backupd.api.backup import Backup, ClusterInfo
+from backupd.api.backup import Backup
 from backupd.api.common import StoredObject
 from backupd.archive.format import IndexEntry
 from backupd.archive.reader import ArchiveReader, read_index_file
-from backupd.cluster import discovery
-from backupd.cluster.client import KubeClient
-from backupd.errors import ClusterForbidden, ClusterNotFound, NotFoundError, UserInputError
+from backupd.errors import NotFoundError, UserInputError
 from backupd.storage import records
 from backupd.storage.location import Location
 
@@ -24,19 +22,6 @@ from backupd.storage.location import Location
 def load(location: Location, name: str) -> Backup:
     """The committed backup `name`; NotFoundError if absent or not final."""
     return records.load_backup(location, name)
-
-
-def current_cluster(kube: KubeClient) -> ClusterInfo:
-    """The identity of the cluster `kube` talks to, as a backup records it.
-
-    Without the right to read namespace kube-system the UID stays empty, and backups
-    are then told apart by server URL. An unreachable cluster raises.
-    """
-    try:
-        uid = discovery.cluster_id(kube)
-    except (ClusterForbidden, ClusterNotFound):
-        uid = ""
-    return ClusterInfo(id=uid, server=kube.host)
 
 
 def require_archive(backup: Backup) -> StoredObject:

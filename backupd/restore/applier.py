@@ -32,6 +32,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from backupd.api.progress import NEVER, Cancel
 from backupd.api.restore import ExistingResourcePolicy, ItemResult, Outcome, RestoreSpec
 from backupd.cluster.client import JSON, KubeClient
 from backupd.cluster.discovery import ApiResource
@@ -64,6 +65,7 @@ LEFT_ALONE = (
     "exists and differs from the backup; left alone "
     "(--existing-resource-policy update overwrites it)"
 )
+NOT_ATTEMPTED = "not attempted: the restore was cancelled"
 _REQUEST_PREFIX = re.compile(r"^[A-Z]+ /\S*: ")
 
 
@@ -115,6 +117,7 @@ class Applier:
     targets: Targets
     spec: RestoreSpec
     workers: int = DEFAULT_WORKERS
+    cancel: Cancel = NEVER  # once set, the items not yet started are reported NOT_ATTEMPTED
     # (group, kind) that restored CRDs define: in a dry run they are not served yet
     pending_kinds: set[tuple[str, str]] = field(default_factory=set)
     # CRDs that did not become Established: {(group, kind): problem}
@@ -391,12 +394,17 @@ class Applier:
             if on_result is not None:
                 on_result(r)
 
-        with Workers(self.apply_item, done, self.workers) as workers:
+        with Workers(self._unless_cancelled, done, self.workers) as workers:
             for tier, items in plan.tiers():
                 workers.run(items)
-                if tier == CRD_TIER and not self.spec.dry_run:
+                if tier == CRD_TIER and not self.spec.dry_run and not self.cancel.is_set():
                     self._crds_ready(items)
         return results
+
+    def _unless_cancelled(self, item: PlannedItem) -> ItemResult:
+        if self.cancel.is_set():
+            return result(item, Outcome.skipped, NOT_ATTEMPTED)
+        return self.apply_item(item)
 
     def _crds_ready(self, items: list[PlannedItem]) -> None:
         crds = {i.ref.name: crd_kind(i.obj) for i in items if i.obj is not None}

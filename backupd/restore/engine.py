@@ -15,7 +15,7 @@ from __future__ import annotations
 import gzip
 import logging
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,10 +24,18 @@ from pydantic import ValidationError
 
 from backupd.api.backup import SCHEDULE_LABEL, Backup, ClusterInfo  # noqa: F401 (re-exported)
 from backupd.api.common import ObjectMeta, Phase, now
-from backupd.api.restore import ItemIssue, ItemResult, Restore, RestoreSpec, RestoreStatus
+from backupd.api.progress import CANCELLED, NEVER, SILENT, Cancel, Reporter, Step
+from backupd.api.restore import (
+    ItemIssue,
+    ItemResult,
+    Outcome,
+    Restore,
+    RestoreSpec,
+    RestoreStatus,
+)
 from backupd.archive.reader import ArchiveReader
-from backupd.backup import stored
 from backupd.cluster.client import KubeClient
+from backupd.cluster.identity import current_cluster
 from backupd.errors import (
     ArchiveError,
     IntegrityError,
@@ -37,7 +45,7 @@ from backupd.errors import (
 )
 from backupd.kinds.spellings import TypeName
 from backupd.restore import planner
-from backupd.restore.applier import DEFAULT_WORKERS, Applier
+from backupd.restore.applier import DEFAULT_WORKERS, NOT_ATTEMPTED, Applier
 from backupd.restore.report import log_line, summarize
 from backupd.restore.targets import Targets
 from backupd.storage import records
@@ -48,7 +56,6 @@ from backupd.storage.records import SourceCluster
 
 BACKUP_LABEL = "backupd.io/backup"
 RESTORABLE = frozenset({Phase.completed, Phase.partially_failed})
-Progress = Callable[[int, int], None]
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +70,7 @@ class RestoreRun:
 
 def source_cluster(kube: KubeClient, *, any_cluster: bool = False) -> SourceCluster | None:
     """Whose backups `--from-schedule` chooses from: the target cluster's, unless any."""
-    return None if any_cluster else records.this_cluster(stored.current_cluster(kube))
+    return None if any_cluster else records.this_cluster(current_cluster(kube))
 
 
 def latest_of_schedule(
@@ -153,32 +160,56 @@ def _store(location: Location, run: RestoreRun, lines: list[str]) -> None:
     )
 
 
-def execute(
+def _cancelled(items: list[ItemResult], status: RestoreStatus) -> None:
+    """A cancelled restore that left items unattempted is never Completed."""
+    left = sum(1 for r in items if r.reason == NOT_ATTEMPTED)
+    if not left:
+        return  # cancelled after the last item: the restore finished
+    applied = any(r.outcome is not Outcome.skipped for r in items)
+    status.phase = Phase.partially_failed if applied else Phase.failed
+    status.failure_reason = CANCELLED
+    status.errors.append(
+        ItemIssue(message=f"cancelled: {left} of {len(items)} item(s) not attempted")
+    )
+
+
+def run(
     name: str,
     spec: RestoreSpec,
     *,
     kube: KubeClient,
     location: Location,
-    progress: Progress | None = None,
+    report: Reporter = SILENT,
+    cancel: Cancel = NEVER,
     workers: int = DEFAULT_WORKERS,
     any_cluster: bool = False,
 ) -> RestoreRun:
     """Restore `spec` into the cluster `kube` talks to. `--from-schedule` chooses among
     that cluster's backups unless `any_cluster`; a backup from another cluster is
-    restored (lift-and-shift) with a warning saying so."""
+    restored (lift-and-shift) with a warning saying so.
+
+    `report` hears phases, progress, warnings and errors; once `cancel` is set no
+    further item is applied, the rest are reported not attempted, and the restore ends
+    PartiallyFailed (or Failed if nothing was applied); see backupd.api.progress.
+    """
+    report.phase(Phase.new, Step.validating)
     validate_name(name, "restore")
     storing = not spec.dry_run and not location.read_only
     if storing and location.exists(RestoreKeys(name).metadata):
         raise UserInputError(f"restore {name} already exists in {location.url}")
     started = now()
-    here = None if spec.schedule_name is None or any_cluster else stored.current_cluster(kube)
+    report.phase(Phase.in_progress, Step.reading)
+    here = None if spec.schedule_name is None or any_cluster else current_cluster(kube)
     skipped: list[Skipped] = []
     source = None if here is None else records.this_cluster(here)
     backup = resolve_backup(location, spec, cluster=source, skipped=skipped)
     targets = Targets(kube)  # an unreachable cluster fails here, before any download
     notices = [str(s) for s in skipped]
-    notices += cluster_notice(backup, here or stored.current_cluster(kube))
+    notices += cluster_notice(backup, here or current_cluster(kube))
     plan = read_plan(backup, spec, location, served=targets.type_names())
+    report.phase(Phase.in_progress, Step.planning)
+    for warning in notices + plan.warnings:
+        report.warning(warning)
     status = RestoreStatus(
         phase=Phase.in_progress,
         backup_name=backup.metadata.name,
@@ -200,18 +231,23 @@ def execute(
     def on_result(r: ItemResult) -> None:
         run.items.append(r)
         lines.append(log_line(r, now(), spec.dry_run))
-        if progress is not None:
-            progress(len(run.items), len(plan.items))
+        if r.outcome is Outcome.failed:
+            report.error(f"{r.where()}: {r.reason or 'failed'}")
+        elif r.outcome is Outcome.differs:
+            report.warning(f"{r.where()}: {r.reason or 'differs from the backup'}")
+        report.progress(len(run.items), len(plan.items))
 
-    if progress is not None:
-        progress(0, len(plan.items))
-    Applier(kube, targets, spec, workers=workers).apply(plan, on_result)
+    report.phase(Phase.in_progress, Step.applying)
+    report.progress(0, len(plan.items))
+    Applier(kube, targets, spec, workers=workers, cancel=cancel).apply(plan, on_result)
     order = {
         (i.ref.group, i.ref.resource, i.ref.namespace, i.ref.name): n
         for n, i in enumerate(plan.items)
     }
     run.items.sort(key=lambda r: order.get((r.group, r.resource, r.namespace, r.name), len(order)))
     summarize(run.items, status)
+    if cancel.is_set():
+        _cancelled(run.items, status)
     status.warnings[:0] = [ItemIssue(message=w) for w in notices + plan.warnings]
     if backup.status.phase is Phase.partially_failed:
         status.warnings.insert(
@@ -222,24 +258,14 @@ def execute(
         f"{status.completion_timestamp.isoformat()} info restore {name} {status.phase.value}"
     )
     if storing:
+        report.phase(Phase.in_progress, Step.storing)
         _store(location, run, lines)
     elif not spec.dry_run:
         status.warnings.append(
             ItemIssue(message=f"results not stored: location {location.url} is ReadOnly")
         )
+    report.phase(status.phase, Step.done)
     return run
-
-
-def run_restore(
-    name: str,
-    spec: RestoreSpec,
-    *,
-    kube: KubeClient,
-    location: Location,
-    progress: Progress | None = None,
-) -> Restore:
-    """Restore a backup into the cluster `kube` talks to; see the module docstring."""
-    return execute(name, spec, kube=kube, location=location, progress=progress).restore
 
 
 def read_results(location: Location, name: str) -> list[ItemResult]:

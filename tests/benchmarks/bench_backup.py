@@ -64,13 +64,13 @@ _CHILD_BACKUP = (
     + """
 import json, sys, time
 from backupd.api.backup import BackupSpec
-from backupd.backup.engine import run_backup
+from backupd.backup import engine as backup_engine
 from backupd.cluster.client import KubeClient
 from backupd.storage.location import open_location
 kube = KubeClient.from_kubeconfig(sys.argv[1])
 loc = open_location("file://" + sys.argv[2])
 started = time.monotonic()
-b = run_backup(sys.argv[3], BackupSpec(included_namespaces=["bench-*"]), kube=kube, location=loc)
+b = backup_engine.run(sys.argv[3], BackupSpec(included_namespaces=["bench-*"]), kube=kube, location=loc)
 elapsed = time.monotonic() - started
 print(json.dumps({"seconds": elapsed, "items": b.status.progress.items_backed_up, "phase": b.status.phase,
                   "archive_bytes": b.status.archive.size if b.status.archive else 0,

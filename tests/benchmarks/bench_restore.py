@@ -55,7 +55,7 @@ from backupd.api.common import ObjectMeta, Phase, StoredObject  # noqa: E402
 from backupd.api.restore import RestoreSpec  # noqa: E402
 from backupd.archive.writer import ArchiveWriter  # noqa: E402
 from backupd.cluster.client import KubeClient  # noqa: E402
-from backupd.restore.engine import execute  # noqa: E402
+from backupd.restore import engine as restore_engine  # noqa: E402
 from backupd.sandbox import binaries  # noqa: E402
 from backupd.sandbox.cluster import Sandbox  # noqa: E402
 from backupd.storage.layout import BackupKeys  # noqa: E402
@@ -264,7 +264,9 @@ def run_contender(
         spec = RestoreSpec(backup_name="bench", namespace_mappings={SOURCE_NS: namespace})
 
         def run() -> None:
-            restore = execute(f"bench-{n}-{r}", spec, kube=kube, location=location, workers=workers)
+            restore = restore_engine.run(
+                f"bench-{n}-{r}", spec, kube=kube, location=location, workers=workers
+            )
             outcome.append(restore)
 
     seconds, spent = timed(cpu, run)

@@ -12,7 +12,7 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 from backupd.api.backup import Backup, BackupSpec
-from backupd.backup.engine import run_backup
+from backupd.backup import engine as backup_engine
 from backupd.cluster.client import KubeClient
 from backupd.sandbox import binaries
 from backupd.storage.location import open_location
@@ -192,7 +192,7 @@ def backup(
     kubeconfig: Path, url: str, name: str, *namespaces: str, labels: dict[str, str] | None = None
 ) -> Backup:
     with KubeClient.from_kubeconfig(kubeconfig) as kube:
-        result = run_backup(
+        result = backup_engine.run(
             name,
             BackupSpec(included_namespaces=list(namespaces)),
             kube=kube,

@@ -13,7 +13,7 @@ from kubernetes import client
 from backupd.api.backup import Backup, BackupSpec, ClusterResources
 from backupd.api.common import Phase
 from backupd.archive.reader import ArchiveReader, read_index_file
-from backupd.backup.engine import run_backup
+from backupd.backup import engine as backup_engine
 from backupd.cluster.client import KubeClient
 from backupd.cluster.discovery import discover
 from backupd.cluster.listing import list_pages
@@ -54,7 +54,7 @@ def shop(kube: client.ApiClient, namespace: str) -> Seeded:
 
 
 def backup(kc: KubeClient, loc: Location, name: str, **spec: Any) -> Backup:
-    return run_backup(name, BackupSpec(**spec), kube=kc, location=loc)
+    return backup_engine.run(name, BackupSpec(**spec), kube=kc, location=loc)
 
 
 def archive_items(loc: Location, b: Backup, tmp_path: Path) -> list[Any]:

@@ -22,7 +22,7 @@ import pytest
 from kubernetes import client
 
 from backupd.api.backup import BackupSpec
-from backupd.backup.engine import run_backup
+from backupd.backup import engine as backup_engine
 from backupd.cluster.client import KubeClient
 from backupd.cluster.discovery import discover
 from backupd.sandbox.cluster import Sandbox
@@ -287,7 +287,7 @@ def test_types_are_spelled_as_kubectl_spells_them_and_a_typo_is_refused(
         assert served["deployments.apps"].singular == "deployment"
         url = (tmp_path / "location").as_uri()
         with KubeClient.from_kubeconfig(a) as k:
-            short = run_backup(
+            short = backup_engine.run(
                 "short",
                 BackupSpec(
                     included_namespaces=[ns, "no-such-*"], included_resources=["deploy", "svc"]
