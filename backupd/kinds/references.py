@@ -252,17 +252,30 @@ def _ingress(obj: JSON, ns: str | None) -> Iterator[Found]:
             yield from _backend_service(_dict(path.get("backend")), ns)
 
 
+# (group, kind) -> where its pod spec is (every kind that makes Pods)
+POD_SPEC_PATHS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("", "Pod"): ("spec",),
+    ("", "ReplicationController"): ("spec", "template", "spec"),
+    ("apps", "Deployment"): ("spec", "template", "spec"),
+    ("apps", "DaemonSet"): ("spec", "template", "spec"),
+    ("apps", "ReplicaSet"): ("spec", "template", "spec"),
+    ("apps", "StatefulSet"): ("spec", "template", "spec"),
+    ("batch", "Job"): ("spec", "template", "spec"),
+    ("batch", "CronJob"): ("spec", "jobTemplate", "spec", "template", "spec"),
+}
+
+
+def pod_spec(obj: JSON, group: str, kind: str) -> JSON | None:
+    """The pod spec of a Pod or of a workload's template; None for other kinds."""
+    path = POD_SPEC_PATHS.get((group, kind))
+    return None if path is None else _dig(obj, *path)
+
+
 Rule = Callable[[JSON, str | None], Iterator[Found]]
 # (group, kind) -> the rule for it
 RULES: dict[tuple[str, str], Rule] = {
-    ("", "Pod"): _template("spec"),
-    ("", "ReplicationController"): _template("spec", "template", "spec"),
-    ("apps", "Deployment"): _template("spec", "template", "spec"),
-    ("apps", "DaemonSet"): _template("spec", "template", "spec"),
-    ("apps", "ReplicaSet"): _template("spec", "template", "spec"),
+    **{k: _template(*path) for k, path in POD_SPEC_PATHS.items()},
     ("apps", "StatefulSet"): _statefulset,
-    ("batch", "Job"): _template("spec", "template", "spec"),
-    ("batch", "CronJob"): _template("spec", "jobTemplate", "spec", "template", "spec"),
     ("rbac.authorization.k8s.io", "RoleBinding"): _binding,
     ("rbac.authorization.k8s.io", "ClusterRoleBinding"): _binding,
     ("", "PersistentVolumeClaim"): _claim,
