@@ -23,7 +23,9 @@
     │   ├── StorageUnreachable   the endpoint did not answer
     │   ├── ReadOnlyLocation     a write to a ReadOnly location
     │   └── IntegrityError       a digest mismatch on read
-    └── ArchiveError             an archive is corrupt or unreadable
+    ├── ArchiveError             an archive is corrupt or unreadable
+    └── TrustError               a backup's signature, key or encryption does not check
+                                 out (forged, tampered, or read with the wrong key)
 
 `retryable` on an error says whether trying again may help (429, 5xx, timeouts).
 """
@@ -135,4 +137,8 @@ class IntegrityError(StorageError):
 
 
 class ArchiveError(BackupdError):
+    pass
+
+
+class TrustError(BackupdError):
     pass
