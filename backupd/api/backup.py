@@ -106,6 +106,23 @@ class SkippedResource(Model):
     reason: str
 
 
+class Encryption(Model):
+    """Client-side encryption of the archive and index (see backupd.trust.envelope):
+    the per-backup data key, wrapped by the location's key `key_id`."""
+
+    algorithm: str
+    key_id: str
+    wrapped_key: str
+
+
+class Signature(Model):
+    """The signature of backup.json over its canonical encoding (backupd.trust.signing)."""
+
+    algorithm: str
+    key_id: str
+    value: str
+
+
 class BackupStatus(Model):
     phase: Phase = Phase.new
     start_timestamp: datetime.datetime | None = None
@@ -120,6 +137,7 @@ class BackupStatus(Model):
     archive: StoredObject | None = None
     index: StoredObject | None = None
     log: StoredObject | None = None
+    encryption: Encryption | None = None
     resource_counts: dict[str, int] = Field(default_factory=dict)
     namespace_counts: dict[str, int] = Field(default_factory=dict)
 
@@ -130,3 +148,4 @@ class Backup(Model):
     metadata: ObjectMeta
     spec: BackupSpec = Field(default_factory=BackupSpec)
     status: BackupStatus = Field(default_factory=BackupStatus)
+    signature: Signature | None = None
