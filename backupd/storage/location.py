@@ -27,6 +27,7 @@ from backupd.storage.base import ObjectStore, PutResult
 from backupd.storage.layout import validate_key, validate_prefix
 from backupd.storage.streams import CHUNK, verifying
 from backupd.storage.urls import redact
+from backupd.trust.keys import EMPTY, Keyring
 
 DEFAULT_URL = "file:///var/lib/backupd"
 LOCATION_ENV = "BACKUPD_LOCATION"
@@ -88,10 +89,14 @@ def _check_sha256(sha256: str | None) -> str | None:
 class Location:
     """A store with an access mode; every read and write of backupd goes through here."""
 
-    def __init__(self, url: str, store: ObjectStore, access_mode: AccessMode) -> None:
+    def __init__(
+        self, url: str, store: ObjectStore, access_mode: AccessMode, keyring: Keyring = EMPTY
+    ) -> None:
         self.url = redact(url)
         self.store = store
         self.access_mode = access_mode
+        # what backups here are signed and encrypted with, and which keys are trusted
+        self.keyring = keyring
 
     def __repr__(self) -> str:
         return f"Location({self.url!r}, {self.access_mode.value})"
