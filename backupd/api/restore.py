@@ -12,8 +12,8 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 from backupd.api import API_VERSION
 from backupd.api.backup import ClusterResources
 from backupd.api.common import Issue, Model, ObjectMeta, Phase, reading_stored
-from backupd.archive.format import item_where, resource_dir
 from backupd.errors import UserInputError
+from backupd.kinds.naming import item_where, resource_dir
 
 # Namespaces the cluster itself runs in: a restore maps into them only when told to.
 SYSTEM_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease")

@@ -5,18 +5,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from backupd.kinds.naming import item_where, resource_dir  # noqa: F401 (re-exported)
+
 FORMAT_VERSION = 1
 INDEX_MEMBER = "index.jsonl"
-
-
-def resource_dir(resource: str, group: str) -> str:
-    """`configmaps` for the core group, `deployments.apps` otherwise."""
-    return f"{resource}.{group}" if group else resource
-
-
-def item_where(group_resource: str, namespace: str | None, name: str) -> str:
-    """How an item is named in logs and reports: `deployments.apps/shop/web`."""
-    return f"{group_resource}/{namespace}/{name}" if namespace else f"{group_resource}/{name}"
 
 
 def member_path(resource: str, group: str, namespace: str | None, name: str) -> str:

@@ -6,9 +6,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from backupd.archive.format import resource_dir
 from backupd.cluster.client import JSON, KubeClient
 from backupd.errors import ClusterError
+from backupd.kinds.naming import resource_dir
 from backupd.kinds.spellings import TypeName
 
 
