@@ -1,0 +1,94 @@
+"""Restore resources: a new one runs the restore engine in a worker thread.
+
+The backup is read from the location its Backup resource used (label
+backupd.io/location), else from the default location.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from pydantic import ValidationError
+
+from backupd.api.common import Phase, now
+from backupd.api.restore import RestoreSpec
+from backupd.cluster.client import JSON
+from backupd.controller.backups import LOCATION_LABEL
+from backupd.controller.context import Context
+from backupd.controller.reporting import StatusReporter
+from backupd.controller.resources import labels_of, phase_of
+from backupd.errors import BackupdError
+from backupd.restore import engine
+
+PLURAL = "restores"
+log = logging.getLogger(__name__)
+
+
+def on_event(ctx: Context, obj: JSON) -> None:
+    name = obj["metadata"]["name"]
+    if phase_of(obj) == Phase.new.value and not ctx.stopping.is_set() and ctx.claim(PLURAL, name):
+        ctx.workers.submit(run_one, ctx, name)
+
+
+def _stamp() -> str:
+    return now().isoformat().replace("+00:00", "Z")
+
+
+def _fail(ctx: Context, obj: JSON, reason: str) -> None:
+    name = obj["metadata"]["name"]
+    log.warning("restore %s failed: %s", name, reason)
+    status = {"phase": "Failed", "failureReason": reason, "completionTimestamp": _stamp()}
+    ctx.res.patch_status(PLURAL, name, status)
+    ctx.res.event(obj, "RestoreFailed", reason, warning=True)
+    ctx.metrics.restore_total.labels(result="Failed").inc()
+
+
+def run_one(ctx: Context, name: str) -> None:
+    try:
+        _run(ctx, name)
+    except BackupdError as e:
+        log.error("restore %s: %s", name, e)
+    except Exception:
+        log.exception("restore %s: unexpected error", name)
+
+
+def _location_name(ctx: Context, spec: RestoreSpec) -> str | None:
+    if spec.backup_name is None:
+        return None
+    backup = ctx.res.get("backups", spec.backup_name)
+    return labels_of(backup).get(LOCATION_LABEL) if backup else None
+
+
+def _run(ctx: Context, name: str) -> None:
+    obj = ctx.res.get(PLURAL, name)
+    if obj is None or phase_of(obj) != Phase.new.value:
+        return
+    try:
+        spec = RestoreSpec.model_validate(obj.get("spec") or {})
+        resolved = ctx.locations.resolve(_location_name(ctx, spec))
+    except (ValidationError, BackupdError) as e:
+        _fail(ctx, obj, f"invalid: {str(e).splitlines()[0]}")
+        return
+    ctx.res.patch_status(PLURAL, name, {"phase": "InProgress", "startTimestamp": _stamp()})
+    ctx.res.event(obj, "RestoreStarted", f"restoring from {resolved.name}")
+    reporter = StatusReporter(
+        ctx.res, PLURAL, name, done_field="itemsDone", interval=ctx.progress_interval
+    )
+    try:
+        run = engine.run(
+            name,
+            spec,
+            kube=ctx.kube,
+            location=resolved.location,
+            report=reporter,
+            cancel=ctx.stopping,
+        )
+    except BackupdError as e:
+        _fail(ctx, obj, str(e))
+        return
+    status = run.restore.status
+    ctx.res.patch_status(PLURAL, name, status.to_json_dict())
+    phase = status.phase.value
+    message = f"{phase}: {status.counts.created} created, {status.counts.failed} failed"
+    ctx.res.event(obj, f"Restore{phase}", message, warning=status.phase is not Phase.completed)
+    ctx.metrics.restore_total.labels(result=phase).inc()
