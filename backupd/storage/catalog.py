@@ -5,7 +5,11 @@ last. Only a metadata object that exists and records a final `status.phase` make
 backup visible; anything else under the prefix is an incomplete write and is ignored.
 Because this is read from storage alone, a new cluster pointed at the same bucket sees
 every committed backup. Deleting reverses the order: the metadata object goes first,
-so a half-deleted backup is never listed.
+so a half-deleted backup is never listed. A backup's claim (`storage.claims`) goes
+last, so the name stays taken until everything under it is gone; the debris of a
+backup that never completed (data objects without a committed metadata object, and
+unfinished uploads such as S3 multipart uploads) is deleted the same way. A backup
+whose writer is still running on this host is not deleted.
 
 Names: a restore started without a name is called `<backup>-<YYYYMMDDHHMMSS>`, with
 `-2`, `-3`... when that is taken.
@@ -16,11 +20,12 @@ from __future__ import annotations
 import datetime
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from backupd.errors import ArchiveError, NotFoundError, UserInputError
-from backupd.storage.base import ObjectNotFound
+from backupd.storage import claims
+from backupd.storage.base import ObjectNotFound, PendingUpload
 from backupd.storage.layout import KIND_METADATA, MAX_NAME_LENGTH, metadata_key, validate_name
 from backupd.storage.location import Location
 
@@ -160,30 +165,60 @@ class Deletion:
     kind: str
     name: str
     objects: list[str]
+    uploads: list[PendingUpload] = field(default_factory=list)
 
     @property
     def metadata(self) -> str:
         return metadata_key(self.kind, self.name)
 
+    @property
+    def claim(self) -> str:
+        return claims.claim_key(self.kind, self.name)
+
     def execute(self) -> int:
         """Delete the metadata object first (the object stops being listed at once),
-        then the rest; returns how many objects were deleted."""
+        then the data, the unfinished uploads, and the claim last; returns how many
+        objects and uploads were deleted."""
         if self.metadata in self.objects:
             self.location.delete(self.metadata)
         for key in self.objects:
-            if key != self.metadata:
+            if key not in (self.metadata, self.claim):
                 self.location.delete(key)
-        return len(self.objects)
+        for upload in self.uploads:
+            self.location.abort_upload(upload)
+        if self.claim in self.objects:
+            self.location.delete(self.claim)
+        return len(self.objects) + len(self.uploads)
+
+
+def _committed(location: Location, key: str, objects: list[str]) -> bool:
+    if key not in objects:
+        return False
+    try:
+        document = _parse(location.get_bytes(key))
+    except ObjectNotFound:
+        return False
+    return not isinstance(document, str) and is_committed(document)
 
 
 def deletion(location: Location, name: str, kind: str = "backups") -> Deletion:
-    """Every object of `<kind>/<name>/`, committed or not; NotFoundError if there is none."""
+    """Every object and unfinished upload of `<kind>/<name>/`, committed or not;
+    NotFoundError if there is none, UserInputError if its writer is still at work."""
     what = _kind(kind).rstrip("s")
     validate_name(name, what)
-    objects = location.list(f"{kind}/{name}/")
-    if not objects:
+    prefix = f"{kind}/{name}/"
+    objects = location.list(prefix)
+    uploads = location.pending_uploads(prefix)
+    if not objects and not uploads:
         raise NotFoundError(f"{what} {name} not found in {location.url}")
-    return Deletion(location, kind, name, objects)
+    if not _committed(location, metadata_key(kind, name), objects):
+        holder = claims.read(location, kind, name)
+        if holder is not None and holder.owner.alive():
+            raise UserInputError(
+                f"{what} {name} is still being written ({holder.owner.describe()} since "
+                f"{holder.at or 'an unknown time'}); wait for it to finish"
+            )
+    return Deletion(location, kind, name, objects, uploads)
 
 
 # -- naming ----------------------------------------------------------------------------

@@ -20,7 +20,9 @@ STORAGE_EMULATOR_HOST. They are never logged.
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
 import json
 import os
 import re
@@ -28,9 +30,15 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
-from backupd.errors import BackupdError, UserInputError
+from backupd.errors import BackupdError, IntegrityError, UserInputError
 from backupd.storage import gcserrors
-from backupd.storage.base import BucketNotFound, ObjectNotFound, PutResult
+from backupd.storage.base import (
+    BucketNotFound,
+    ObjectExists,
+    ObjectNotFound,
+    PendingUpload,
+    PutResult,
+)
 from backupd.storage.layout import validate_key, validate_prefix
 from backupd.storage.streams import CHUNK, HashingReader, reader
 from backupd.storage.urls import Query, split_location_url
@@ -173,6 +181,37 @@ class GCSStore:
             raise self._error(e, "write", key) from e
         return PutResult(key=key, size=hashing.size, sha256=hashing.hexdigest())
 
+    def put_bytes_if_absent(self, key: str, data: bytes) -> PutResult:
+        """An upload with ifGenerationMatch=0: only one writer can create the object."""
+        blob = self._bucket.blob(self._key(key))
+        result = PutResult(key=key, size=len(data), sha256=hashlib.sha256(data).hexdigest())
+        try:
+            blob.upload_from_string(
+                data,
+                content_type="application/octet-stream",
+                if_generation_match=0,
+                retry=self._retry,
+                timeout=self._timeout,
+            )
+        except gcserrors.CLOUD_ERRORS as e:
+            if gcserrors.status(e) == 412:
+                if self._holds(key, data):
+                    return result  # a retry: our first try created it
+                raise ObjectExists(key, self.url) from None
+            if gcserrors.is_not_found(e):
+                raise self._not_found(e, "write", key) from e
+            raise self._error(e, "write", key) from e
+        return result
+
+    def _holds(self, key: str, data: bytes) -> bool:
+        try:
+            stored: bytes = self._bucket.blob(self._key(key)).download_as_bytes(
+                retry=self._retry, timeout=self._timeout
+            )
+        except gcserrors.CLOUD_ERRORS as e:
+            raise self._error(e, "read", key) from e
+        return stored == data
+
     @contextlib.contextmanager
     def get(self, key: str) -> Iterator[BinaryIO]:
         try:
@@ -194,7 +233,7 @@ class GCSStore:
             )
         except gcserrors.CLOUD_ERRORS as e:
             raise self._error(e, "read", key) from e
-        mapped = _ErrorMappingReader(stream, self, key)
+        mapped = _CheckedReader(stream, self, key, blob)
         with reader(mapped.read, stream.close) as out:
             yield out
 
@@ -229,18 +268,64 @@ class GCSStore:
                 return
             raise self._error(e, "delete", key) from e
 
+    def pending_uploads(self, prefix: str) -> Iterator[PendingUpload]:
+        """None: resumable sessions cannot be listed, create no object until finished
+        and expire after a week; a failed write cancels its own session."""
+        validate_prefix(prefix)
+        return iter(())
 
-class _ErrorMappingReader:
-    """Forwards reads, turning library errors mid-stream into StorageErrors."""
+    def abort_upload(self, upload: PendingUpload) -> None:
+        """Nothing to abort (see `pending_uploads`)."""
 
-    def __init__(self, stream: Any, store: GCSStore, key: str) -> None:
+
+class _CheckedReader:
+    """Forwards reads, turning library errors mid-stream into StorageErrors; at the end,
+    the size and CRC32C the object records are checked (ranged reads check neither),
+    so a damaged or truncated object is reported as corrupt, with its key."""
+
+    def __init__(self, stream: Any, store: GCSStore, key: str, blob: Any) -> None:
         self._stream = stream
         self._store = store
         self._key = key
+        self._size: int | None = blob.size
+        self._crc32c: str | None = blob.crc32c
+        self._checksum = _crc32c()
+        self._read = 0
+        self._checked = False
 
     def read(self, size: int = -1) -> bytes:
         try:
             data: bytes = self._stream.read(size)
         except gcserrors.CLOUD_ERRORS as e:
             raise self._store._error(e, "read", self._key) from e
+        if data:
+            self._read += len(data)
+            if self._checksum is not None:
+                self._checksum.update(data)
+        elif size != 0:
+            self._check()
         return data
+
+    def _check(self) -> None:
+        if self._checked:
+            return
+        what = f"{self._key} in {self._store.url}"
+        if self._size is not None and self._read != int(self._size):
+            raise IntegrityError(
+                f"{what} is corrupt: {self._read} bytes read, the object records {self._size}"
+            )
+        if self._crc32c and self._checksum is not None:
+            actual = base64.b64encode(self._checksum.digest()).decode()
+            if actual != self._crc32c:
+                raise IntegrityError(
+                    f"{what} is corrupt: CRC32C {actual} read, the object records {self._crc32c}"
+                )
+        self._checked = True
+
+
+def _crc32c() -> Any:
+    try:
+        import google_crc32c
+    except ImportError:  # pragma: no cover - installed with google-cloud-storage
+        return None
+    return google_crc32c.Checksum()  # type: ignore[no-untyped-call]

@@ -89,7 +89,7 @@ def translate(
             hint="check GOOGLE_APPLICATION_CREDENTIALS or the workload identity",
         )
     if isinstance(root, DataCorruption):
-        return IntegrityError(f"GCS checksum mismatch during {action} of {what}")
+        return IntegrityError(f"{what} is corrupt: GCS reports a checksum mismatch during {action}")
     if isinstance(root, requests.ConnectionError | ConnectionError) and not isinstance(
         root, requests.ReadTimeout
     ):

@@ -1,13 +1,18 @@
 """file:// backend: a directory on the local disk (the default location).
 
 Writes are atomic: data goes to a hidden temporary file in the target directory, is
-fsynced, and is renamed over the key, so a reader never sees half an object. Keys are
+fsynced, and is renamed over the key, so a reader never sees half an object. A
+conditional create hard-links the temporary file to the key instead, which fails if
+the key exists (O_EXCL where the filesystem has no hard links). A process killed
+mid-write leaves its temporary file: that is this backend's pending upload. Keys are
 resolved under the root and refused if they would escape it (symlinks included).
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime
+import errno
 import hashlib
 import os
 import tempfile
@@ -17,7 +22,7 @@ from typing import BinaryIO
 from urllib.parse import unquote, urlsplit
 
 from backupd.errors import StorageError, UserInputError
-from backupd.storage.base import ObjectNotFound, PutResult
+from backupd.storage.base import ObjectExists, ObjectNotFound, PendingUpload, PutResult
 from backupd.storage.layout import validate_key, validate_prefix
 
 CHUNK = 1024 * 1024
@@ -86,6 +91,43 @@ class LocalStore:
             raise
         return PutResult(key=key, size=size, sha256=digest.hexdigest())
 
+    def put_bytes_if_absent(self, key: str, data: bytes) -> PutResult:
+        path = self._path(key)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX, dir=path.parent)
+        except OSError as e:
+            raise StorageError(f"cannot write {key} in {self.url}: {e.strerror}") from e
+        try:
+            with os.fdopen(fd, "wb") as out:
+                self._io(key, out.write, data)
+                self._io(key, out.flush)
+                self._io(key, os.fsync, out.fileno())
+            try:
+                os.link(tmp, path)  # atomic, and never replaces an existing file
+            except FileExistsError:
+                raise ObjectExists(key, self.url) from None
+            except OSError as e:
+                if e.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
+                    raise StorageError(f"cannot write {key} in {self.url}: {e.strerror}") from e
+                self._create_exclusive(key, path, data)
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+        return PutResult(key=key, size=len(data), sha256=hashlib.sha256(data).hexdigest())
+
+    def _create_exclusive(self, key: str, path: Path, data: bytes) -> None:
+        """O_CREAT|O_EXCL, for filesystems without hard links (a reader may see it grow)."""
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            raise ObjectExists(key, self.url) from None
+        except OSError as e:
+            raise StorageError(f"cannot write {key} in {self.url}: {e.strerror}") from e
+        with os.fdopen(fd, "wb") as out:
+            self._io(key, out.write, data)
+            self._io(key, os.fsync, out.fileno())
+
     def _io(self, key: str, fn: Callable[..., object], *args: object) -> None:
         try:
             fn(*args)
@@ -107,27 +149,46 @@ class LocalStore:
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
 
-    def list(self, prefix: str) -> Iterator[str]:
+    def _walk(self, prefix: str, *, temporary: bool) -> list[str]:
+        """Keys under `prefix` in lexical order: objects, or (temporary) unfinished writes."""
         validate_prefix(prefix)
         # Walk only the deepest directory the prefix names, then filter by string.
         base_dir = prefix.rsplit("/", 1)[0] if "/" in prefix else ""
         start = self.root.joinpath(*base_dir.split("/")) if base_dir else self.root
         if not start.is_dir():
-            return iter(())
+            return []
         keys: list[str] = []
         try:
             for dirpath, dirnames, filenames in os.walk(start):
                 dirnames[:] = [d for d in dirnames if not d.startswith(_TMP_PREFIX)]
                 rel_dir = Path(dirpath).relative_to(self.root).as_posix()
                 for filename in filenames:
-                    if filename.startswith(_TMP_PREFIX):
+                    if filename.startswith(_TMP_PREFIX) != temporary:
                         continue
                     key = filename if rel_dir == "." else f"{rel_dir}/{filename}"
                     if key.startswith(prefix):
                         keys.append(key)
         except OSError as e:
             raise StorageError(f"cannot list {self.url}: {e.strerror}") from e
-        return iter(sorted(keys))
+        return sorted(keys)
+
+    def list(self, prefix: str) -> Iterator[str]:
+        return iter(self._walk(prefix, temporary=False))
+
+    def pending_uploads(self, prefix: str) -> Iterator[PendingUpload]:
+        """The temporary files of writes that never finished (their writer died)."""
+        for key in self._walk(prefix, temporary=True):
+            try:
+                mtime = self.root.joinpath(*key.split("/")).stat().st_mtime
+            except OSError:
+                continue  # finished (or aborted) since the walk
+            started = datetime.datetime.fromtimestamp(mtime, datetime.UTC)
+            yield PendingUpload(key=key, upload_id=key, started=started)
+
+    def abort_upload(self, upload: PendingUpload) -> None:
+        if not upload.key.rsplit("/", 1)[-1].startswith(_TMP_PREFIX):
+            raise UserInputError(f"{upload.key!r} is not an unfinished write of {self.url}")
+        self.delete(upload.key)
 
     def delete(self, key: str) -> None:
         path = self._path(key)

@@ -23,7 +23,7 @@ from typing import BinaryIO
 from urllib.parse import urlsplit
 
 from backupd.errors import BackupdError, ReadOnlyLocation, StorageError, UserInputError
-from backupd.storage.base import ObjectStore, PutResult
+from backupd.storage.base import ObjectStore, PendingUpload, PutResult
 from backupd.storage.layout import validate_key, validate_prefix
 from backupd.storage.streams import CHUNK, verifying
 from backupd.storage.urls import redact
@@ -122,9 +122,22 @@ class Location:
     def put_bytes(self, key: str, data: bytes) -> PutResult:
         return self.put(key, io.BytesIO(data))
 
+    def put_bytes_if_absent(self, key: str, data: bytes) -> PutResult:
+        """Create `key` only if it does not exist, atomically; ObjectExists if taken."""
+        self._writable("write", key)
+        return self.store.put_bytes_if_absent(validate_key(key), data)
+
     def delete(self, key: str) -> None:
         self._writable("delete", key)
         self.store.delete(validate_key(key))
+
+    def pending_uploads(self, prefix: str) -> list[PendingUpload]:
+        """Writes under `prefix` that started and never finished (a killed writer's)."""
+        return list(self.store.pending_uploads(validate_prefix(prefix)))
+
+    def abort_upload(self, upload: PendingUpload) -> None:
+        self._writable("abort the upload of", upload.key)
+        self.store.abort_upload(upload)
 
     # -- reads -----------------------------------------------------------------------
 

@@ -46,9 +46,9 @@ import botocore.exceptions as bce
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 
-from backupd.errors import BackupdError, UserInputError
+from backupd.errors import BackupdError, IntegrityError, StorageError, UserInputError
 from backupd.storage import s3errors
-from backupd.storage.base import PutResult
+from backupd.storage.base import ObjectExists, PendingUpload, PutResult
 from backupd.storage.layout import validate_key, validate_prefix
 from backupd.storage.streams import HashingReader, reader
 from backupd.storage.urls import redact, split_location_url
@@ -189,6 +189,10 @@ class S3Store:
             "read_timeout": options.read_timeout,
             "s3": {"addressing_style": options.addressing_style},
             "user_agent_extra": "backupd",
+            # Our own sha256 checks what matters. botocore's response checksums wrap even
+            # an error reply's body and then cannot parse it (MinIO's 503 for an
+            # unreadable object sends the object's checksum header).
+            "response_checksum_validation": "when_required",
         }
         config = Config(**settings)
         self._client: Any = session.client(
@@ -254,6 +258,37 @@ class S3Store:
             raise self._error(e, "write", key) from e
         return PutResult(key=key, size=hashing.size, sha256=hashing.hexdigest())
 
+    def put_bytes_if_absent(self, key: str, data: bytes) -> PutResult:
+        """PutObject with If-None-Match: * (AWS since 2024, MinIO): one writer wins."""
+        full = self._key(key)
+        result = PutResult(key=key, size=len(data), sha256=hashlib.sha256(data).hexdigest())
+        for attempt in range(_RESUMES + 1):
+            try:
+                self._client.put_object(
+                    Bucket=self.bucket, Key=full, Body=data, IfNoneMatch="*", **self.write_args()
+                )
+                return result
+            except bce.ClientError as e:
+                c = s3errors.code(e)
+                if c == "PreconditionFailed" or s3errors.status(e) == 412:
+                    if self._holds(full, key, data):
+                        return result  # a retry: our first try created it
+                    raise ObjectExists(key, self.url) from None
+                if c != "ConditionalRequestConflict" or attempt == _RESUMES:
+                    raise self._error(e, "write", key) from e
+                time.sleep(0.2 * 2**attempt)  # AWS: a concurrent conditional write; retry
+            except s3errors.CLOUD_ERRORS as e:
+                raise self._error(e, "write", key) from e
+        raise StorageError(f"S3 write of {key} in {self.url} kept conflicting")  # unreachable
+
+    def _holds(self, full: str, key: str, data: bytes) -> bool:
+        try:
+            response = self._client.get_object(Bucket=self.bucket, Key=full, **self._sse_c_args())
+            stored: bytes = response["Body"].read(len(data) + 1)
+        except s3errors.CLOUD_ERRORS + s3errors.STREAM_ERRORS as e:
+            raise self._error(e, "read", key) from e
+        return stored == data
+
     @contextlib.contextmanager
     def get(self, key: str) -> Iterator[BinaryIO]:
         full = self._key(key)
@@ -295,9 +330,51 @@ class S3Store:
         except s3errors.CLOUD_ERRORS as e:
             raise self._error(e, "delete", key) from e
 
+    def pending_uploads(self, prefix: str) -> Iterator[PendingUpload]:
+        """Multipart uploads never completed nor aborted, of keys under `prefix`.
+
+        MinIO lists uploads only for an exact key or with no prefix at all, so when a
+        prefix finds none, every upload of the bucket is listed and filtered here."""
+        full = self._prefix + validate_prefix(prefix)
+        found = list(self._uploads(full))
+        if not found and full:
+            found = [u for u in self._uploads("") if u["Key"].startswith(full)]
+        for u in sorted(found, key=lambda u: (u["Key"], u["UploadId"])):
+            yield PendingUpload(
+                key=u["Key"][len(self._prefix) :],
+                upload_id=u["UploadId"],
+                started=u.get("Initiated"),
+            )
+
+    def _uploads(self, full_prefix: str) -> Iterator[dict[str, Any]]:
+        paginator = self._client.get_paginator("list_multipart_uploads")
+        args = {"Prefix": full_prefix} if full_prefix else {}
+        try:
+            for page in paginator.paginate(Bucket=self.bucket, **args):
+                yield from page.get("Uploads", ())
+        except s3errors.CLOUD_ERRORS as e:
+            raise self._error(e, "list uploads") from e
+
+    def abort_upload(self, upload: PendingUpload) -> None:
+        try:
+            self._client.abort_multipart_upload(
+                Bucket=self.bucket, Key=self._key(upload.key), UploadId=upload.upload_id
+            )
+        except bce.ClientError as e:
+            if s3errors.code(e) == "NoSuchUpload" or s3errors.status(e) == 404:
+                return
+            raise self._error(e, "abort upload", upload.key) from e
+        except s3errors.CLOUD_ERRORS as e:
+            raise self._error(e, "abort upload", upload.key) from e
+
 
 class _ResumingBody:
-    """A GetObject body that resumes with a Range request if the connection drops."""
+    """A GetObject body that resumes with a Range request if the connection drops.
+
+    A server that answers every resume and then breaks again at the same byte is not
+    a network problem: the object cannot be read there (MinIO cuts the stream at a
+    block that fails its bitrot check). That is reported as corrupt, with the key.
+    """
 
     def __init__(self, store: S3Store, full_key: str, key: str, response: dict[str, Any]) -> None:
         self._store = store
@@ -307,6 +384,9 @@ class _ResumingBody:
         self._etag: str | None = response.get("ETag")
         self._offset = 0
         self._resumes = 0
+        self._stalls = 0  # consecutive answered resumes that broke again without progress
+        self._broke_at = -1
+        self._answered = False
 
     def read(self, n: int) -> bytes:
         while True:
@@ -319,8 +399,16 @@ class _ResumingBody:
             return data
 
     def _resume(self, cause: Exception) -> None:
+        stalled = self._answered and self._offset == self._broke_at
+        self._stalls = self._stalls + 1 if stalled else 0
+        self._broke_at, self._answered = self._offset, False
         self._resumes += 1
         if self._resumes > _RESUMES:
+            if self._stalls >= _RESUMES:
+                raise IntegrityError(
+                    f"{self._key} in {self._store.url} is corrupt: {self._store._where} "
+                    f"answers but every read of it breaks at byte {self._offset}"
+                ) from cause
             raise self._store._error(cause, "read", self._key) from cause
         time.sleep(min(0.5 * 2**self._resumes, 8.0))
         with contextlib.suppress(Exception):
@@ -332,9 +420,16 @@ class _ResumingBody:
             response = self._store._client.get_object(
                 Bucket=self._store.bucket, Key=self._full, Range=f"bytes={self._offset}-", **extra
             )
+        except bce.ClientError as e:
+            if s3errors.code(e) == "PreconditionFailed" or s3errors.status(e) == 412:
+                raise StorageError(
+                    f"{self._key} in {self._store.url} was replaced while it was being read"
+                ) from e
+            raise self._store._error(e, "read", self._key) from e
         except s3errors.CLOUD_ERRORS as e:
             raise self._store._error(e, "read", self._key) from e
         self._body = response["Body"]
+        self._answered = True
 
     def close(self) -> None:
         self._body.close()

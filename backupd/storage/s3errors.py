@@ -7,6 +7,7 @@ import urllib3.exceptions
 
 from backupd.errors import (
     BackupdError,
+    IntegrityError,
     StorageAuthError,
     StorageError,
     StorageUnreachable,
@@ -37,6 +38,8 @@ _AUTH_CODES = frozenset(
         "InvalidClientTokenId",
     }
 )
+# MinIO: the object's data fails its checks (read quorum lost: on one drive, bitrot).
+_UNREADABLE_CODES = frozenset({"SlowDownRead", "XMinioObjectTampered"})
 _RETRYABLE_CODES = frozenset(
     {"SlowDown", "Throttling", "ThrottlingException", "RequestTimeout", "ServiceUnavailable"}
 )
@@ -71,6 +74,11 @@ def translate(
             return StorageAuthError(
                 f"{where} refused the credentials for bucket {bucket} ({c or s}): {message}",
                 hint="check AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, the profile or the role",
+            )
+        if key and c in _UNREADABLE_CODES:
+            return IntegrityError(
+                f"{key} in {url} is corrupt: {where} cannot read its data ({c}: {message}); "
+                "on a server with several drives, too many of them may be offline"
             )
         error = StorageError(f"S3 {action} of {what} failed ({c or s}): {message}")
         error.retryable = c in _RETRYABLE_CODES or s == 429 or s >= 500

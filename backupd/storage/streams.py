@@ -105,8 +105,9 @@ class VerifyingReader(io.RawIOBase):
         actual = self._digest.hexdigest()
         if actual != self._expected:
             raise IntegrityError(
-                f"sha256 mismatch for {self._what}: expected {self._expected[:16]}..., "
-                f"got {actual[:16]}... ({self.size} bytes); refusing the data"
+                f"corrupt object: sha256 mismatch for {self._what}: expected "
+                f"{self._expected[:16]}..., got {actual[:16]}... ({self.size} bytes); "
+                "refusing the data"
             )
         self.verified = True
 
