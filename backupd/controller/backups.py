@@ -60,8 +60,7 @@ def run_one(ctx: Context, name: str) -> None:
     except Exception:
         log.exception("backup %s: unexpected error", name)
     finally:
-        if ctx.stopping.is_set():
-            ctx.release(PLURAL, name)
+        ctx.done(PLURAL, name)
 
 
 def _run(ctx: Context, name: str) -> None:

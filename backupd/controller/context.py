@@ -23,6 +23,7 @@ class Context:
     # set when the controller stops or loses its lease: engines stop at the next item
     stopping: threading.Event = field(default_factory=threading.Event)
     _claimed: set[tuple[str, str]] = field(default_factory=set)
+    _active: set[tuple[str, str]] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _workers: ThreadPoolExecutor | None = None
 
@@ -45,12 +46,15 @@ class Context:
             if (plural, name) in self._claimed:
                 return False
             self._claimed.add((plural, name))
+            self._active.add((plural, name))
             return True
 
-    def release(self, plural: str, name: str) -> None:
+    def done(self, plural: str, name: str) -> None:
+        """The run claimed as (plural, name) has ended (it is not started again)."""
         with self._lock:
-            self._claimed.discard((plural, name))
+            self._active.discard((plural, name))
 
     def running(self) -> list[tuple[str, str]]:
+        """Runs started in this process that have not ended."""
         with self._lock:
-            return sorted(self._claimed)
+            return sorted(self._active)

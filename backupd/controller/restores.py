@@ -50,6 +50,8 @@ def run_one(ctx: Context, name: str) -> None:
         log.error("restore %s: %s", name, e)
     except Exception:
         log.exception("restore %s: unexpected error", name)
+    finally:
+        ctx.done(PLURAL, name)
 
 
 def _location_name(ctx: Context, spec: RestoreSpec) -> str | None:
