@@ -8,7 +8,7 @@ import sys
 import typer
 
 from backupd.errors import BackupdError
-from cli import backup, location, restore, sandbox
+from cli import backup, install, location, restore, sandbox
 from cli.output import err_console
 
 app = typer.Typer(
@@ -21,6 +21,7 @@ app.add_typer(sandbox.app, name="sandbox")
 app.add_typer(backup.app, name="backup")
 app.add_typer(location.app, name="location")
 app.add_typer(restore.app, name="restore")
+app.command("install")(install.install)
 
 
 def main() -> None:
