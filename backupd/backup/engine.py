@@ -7,7 +7,6 @@ part-way is recorded as Failed (if storage still answers) and never as Completed
 
 from __future__ import annotations
 
-import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +39,7 @@ from backupd.errors import (
     UserInputError,
 )
 from backupd.kinds.needs import Needs
+from backupd.storage import claims, staging
 from backupd.storage.layout import BackupKeys, validate_name
 from backupd.storage.location import Location
 
@@ -168,9 +168,38 @@ def run(
         raise ReadOnlyLocation(
             f"location {location.url} is ReadOnly; a backup cannot be written there"
         )
-    if location.exists(keys.metadata):
-        raise UserInputError(f"backup {name!r} already exists in {location.url}")
+    claim = claims.claim(location, name)  # of two runs with one name, one gets here
+    try:
+        return _claimed(
+            name,
+            spec,
+            keys,
+            (ns_filter, res_filter, selector),
+            kube=kube,
+            location=location,
+            report=report,
+            cancel=cancel,
+            labels=labels,
+        )
+    except BaseException:
+        claims.release(location, claim)  # only if nothing else was stored under the name
+        raise
 
+
+def _claimed(
+    name: str,
+    spec: BackupSpec,
+    keys: BackupKeys,
+    filters: tuple[NamespaceFilter, ResourceFilter, str],
+    *,
+    kube: KubeClient,
+    location: Location,
+    report: Reporter,
+    cancel: Cancel,
+    labels: dict[str, str] | None,
+) -> Backup:
+    """The backup, once its name is claimed (see backupd.storage.claims)."""
+    ns_filter, res_filter, selector = filters
     started = now()
     backup = Backup(
         metadata=ObjectMeta(name=name, creation_timestamp=started, labels=labels or {}), spec=spec
@@ -207,7 +236,7 @@ def run(
     literal = ns_filter.literal_names
     jobs = list_jobs(chosen, literal if literal is not None else None) if selected_ns else []
 
-    with tempfile.TemporaryDirectory(prefix=f"backupd-{name}-") as tmp:
+    with staging.workspace("backup", name) as tmp:
         work = Path(tmp)
         log = OperationLog(work / "backup.log")
         header = {
