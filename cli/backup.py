@@ -20,11 +20,12 @@ from backupd.backup.inspect import diff_indexes, field_changes
 from backupd.backup.selection import split_csv
 from backupd.cluster.identity import current_cluster
 from backupd.errors import BackupdError, NotFoundError, UserInputError
-from backupd.storage import catalog, records
-from backupd.storage.layout import validate_name
+from backupd.storage import catalog, records, sealing
+from backupd.storage.layout import BackupKeys, validate_name
 from cli import backup_view
 from cli.common import ContextOption, KubeconfigOption, LocationOption, kube_client, progress_bar
 from cli.config import resolve_location
+from cli.keysettings import AllowUnsignedOption
 from cli.output import OutputFormat, OutputOption, console, emit, info, print_table, warn
 
 app = typer.Typer(no_args_is_help=True, help="Create, list, inspect, download and delete backups.")
@@ -59,6 +60,12 @@ def create(
     ),
     ttl: str = typer.Option("720h", "--ttl", help="how long to keep it, e.g. 720h, 30d"),
     compression: str = typer.Option("gzip", "--compression", help="gzip or zstd"),
+    encryption_key: str = typer.Option(
+        None,
+        "--encryption-key",
+        help="encrypt the archive and index with this key (a file or secret:NAMESPACE/NAME); "
+        "default: the location's encryption key, if any",
+    ),
     location: str = LocationOption,
     kubeconfig: str = KubeconfigOption,
     context: str = ContextOption,
@@ -78,7 +85,7 @@ def create(
         ttl=ttl,
         compression=compression,  # type: ignore[arg-type]  # checked above
     )
-    loc = resolve_location(location)
+    loc = resolve_location(location, encryption_key=encryption_key)
     spec.storage_location = loc.url
     started = time.monotonic()
     with kube_client(kubeconfig, context) as kube, progress_bar(f"backup {name}") as update:
@@ -193,11 +200,12 @@ def get(
 def describe(
     name: str,
     details: bool = typer.Option(False, "--details", help="counts per resource and per namespace"),
+    allow_unsigned: bool = AllowUnsignedOption,
     location: str = LocationOption,
     output: OutputFormat = OutputOption,
 ) -> None:
-    """Show a backup's spec, status, errors and warnings."""
-    loc = resolve_location(location, access_mode="ReadOnly")
+    """Show a backup's spec, status, errors and warnings (its signature checked)."""
+    loc = resolve_location(location, access_mode="ReadOnly", allow_unsigned=allow_unsigned)
     backup = stored.load(loc, name)
     data = backup.to_json_dict()
     if not details:
@@ -221,16 +229,22 @@ def logs(name: str, location: str = LocationOption) -> None:
 def download(
     name: str,
     directory: Path = typer.Option(Path("."), "-d", "--directory", help="where to put the archive"),
+    force: bool = typer.Option(False, "--force", help="replace an existing file"),
+    allow_unsigned: bool = AllowUnsignedOption,
     location: str = LocationOption,
 ) -> None:
-    """Download a backup's archive (its sha256 is verified)."""
-    loc = resolve_location(location, access_mode="ReadOnly")
+    """Download a backup's archive as NAME.tar.gz|zst: signature and sha256 verified,
+    decrypted if encrypted, written 0600; an existing file is kept unless --force."""
+    loc = resolve_location(location, access_mode="ReadOnly", allow_unsigned=allow_unsigned)
     backup = stored.load(loc, name)
-    archive = stored.require_archive(backup)
-    dest = directory / Path(archive.key).name.replace("resources", name, 1)
+    stored.require_archive(backup)
+    suffix = Path(BackupKeys(name).archive(backup.spec.compression)).name.split(".", 1)[1]
+    dest = directory / f"{name}.{suffix}"
     directory.mkdir(parents=True, exist_ok=True)
-    loc.download(archive.key, dest, sha256=archive.sha256)
-    info(f"downloaded {archive.size} bytes, sha256 verified")
+    size = sealing.download_to(loc, backup, "archive", dest, force=force)
+    sealed = ", decrypted" if backup.status.encryption else ""
+    signed = ", signature verified" if backup.signature and loc.keyring.trusted else ""
+    info(f"downloaded {size} bytes, sha256 verified{signed}{sealed}")
     typer.echo(str(dest))
 
 
@@ -260,11 +274,12 @@ def show(
         ..., metavar="KIND/NAME", help="e.g. deployment/web, configmaps/cfg"
     ),
     namespace: str = typer.Option(None, "-n", "--namespace"),
+    allow_unsigned: bool = AllowUnsignedOption,
     location: str = LocationOption,
     output: OutputFormat = typer.Option(OutputFormat.yaml, "-o", "--output", help="yaml or json"),
 ) -> None:
     """Print one object as it was in the backup (Secret values masked)."""
-    loc = resolve_location(location, access_mode="ReadOnly")
+    loc = resolve_location(location, access_mode="ReadOnly", allow_unsigned=allow_unsigned)
     with stored.opened(loc, stored.load(loc, backup_name)) as opened:
         entry = opened.find(item, namespace)
         obj = mask_secret(opened.reader.read(entry.path))
@@ -278,11 +293,12 @@ def show(
 def diff(
     a: str = typer.Argument(..., metavar="BACKUP_A"),
     b: str = typer.Argument(..., metavar="BACKUP_B"),
+    allow_unsigned: bool = AllowUnsignedOption,
     location: str = LocationOption,
     output: OutputFormat = OutputOption,
 ) -> None:
     """List items added, removed and changed from backup A to backup B, with field diffs."""
-    loc = resolve_location(location, access_mode="ReadOnly")
+    loc = resolve_location(location, access_mode="ReadOnly", allow_unsigned=allow_unsigned)
     left, right = stored.load(loc, a), stored.load(loc, b)
     with stored.opened(loc, left) as old, stored.opened(loc, right) as new:
         idx = diff_indexes(old.entries, new.entries)

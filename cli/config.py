@@ -7,9 +7,14 @@ Path: $BACKUPD_CONFIG, else ~/.config/backupd/config.yaml. Shape:
       url: s3://backups/prod?region=eu-west-1
       access_mode: ReadWrite
       default: true
+      signing_key: ~/.config/backupd/keys/prod-1a2b.key    # or secret:NAMESPACE/NAME[#KEY]
+      trusted_keys: [ed25519:BASE64...]                   # older public keys (rotation)
+      encryption_key: ~/.config/backupd/keys/prod-3c4d.kek  # or secret:NAMESPACE/NAME[#KEY]
+      old_encryption_keys: [~/.config/backupd/keys/prod-0f0f.kek]
 
 No credentials live here: they come from the environment (the usual AWS and Google
-chains). Keys this module does not know are kept as they are when the file is saved.
+chains); key settings are references to files (0600) or Secrets, or public keys.
+Keys this module does not know are kept as they are when the file is saved.
 """
 
 from __future__ import annotations
@@ -34,6 +39,8 @@ from backupd.storage.location import (
     open_location,
 )
 from backupd.storage.urls import redact
+from backupd.trust.keys import ENCRYPTION_DATA_KEY, Keyring, load_ref, parse_kek
+from cli.keysettings import KeySettings, secret_fetcher
 
 CONFIG_ENV = "BACKUPD_CONFIG"
 
@@ -49,6 +56,7 @@ class LocationEntry:
     url: str
     access_mode: AccessMode = AccessMode.ReadWrite
     default: bool = False
+    keys: KeySettings = field(default_factory=KeySettings)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -56,6 +64,7 @@ class LocationEntry:
             "url": self.url,
             "access_mode": self.access_mode.value,
             "default": self.default,
+            **self.keys.to_dict(),
         }
 
     def shown(self) -> dict[str, Any]:
@@ -110,6 +119,7 @@ def _entry(raw: Any, path: Path, index: int) -> LocationEntry:
         url=raw["url"],
         access_mode=AccessMode.parse(str(raw.get("access_mode") or "ReadWrite")),
         default=bool(raw.get("default", False)),
+        keys=KeySettings.from_dict(raw, f"config file {path}: location {raw['name']!r}"),
     )
 
 
@@ -171,8 +181,32 @@ def _stricter(a: AccessMode, b: AccessMode | None) -> AccessMode:
 
 
 def resolve_location(
-    name_or_url: str | None, *, access_mode: AccessMode | str | None = None
+    name_or_url: str | None,
+    *,
+    access_mode: AccessMode | str | None = None,
+    allow_unsigned: bool = False,
+    encryption_key: str | None = None,
 ) -> Location:
+    """The location a command should use, with the keys of its config entry (see
+    `find_location`). `allow_unsigned` accepts unsigned backups where keys are trusted;
+    `encryption_key` (a key reference) encrypts new backups with that key."""
+    location, entry = find_location(name_or_url, access_mode=access_mode)
+    keyring = entry.keys.keyring(secret_fetcher()) if entry is not None else Keyring()
+    if encryption_key is not None:
+        data, source = load_ref(
+            encryption_key,
+            default_data_key=ENCRYPTION_DATA_KEY,
+            private=True,
+            fetch_secret=secret_fetcher(),
+        )
+        keyring = keyring.with_kek(parse_kek(data, source))
+    location.keyring = keyring.allowing_unsigned(allow_unsigned)
+    return location
+
+
+def find_location(
+    name_or_url: str | None, *, access_mode: AccessMode | str | None = None
+) -> tuple[Location, LocationEntry | None]:
     """The location a command should use.
 
     None -> the config's default location, then $BACKUPD_LOCATION, then DEFAULT_URL.
@@ -186,9 +220,9 @@ def resolve_location(
         entry = load_config().default_location()
         if entry is None:
             url = os.environ.get(LOCATION_ENV) or DEFAULT_URL
-            return open_location(url, access_mode=wanted or AccessMode.ReadWrite)
+            return open_location(url, access_mode=wanted or AccessMode.ReadWrite), None
     elif ":" in name_or_url:  # a URL, or a malformed one ("s3:/x"): names have no ':'
-        return open_location(name_or_url, access_mode=wanted or AccessMode.ReadWrite)
+        return open_location(name_or_url, access_mode=wanted or AccessMode.ReadWrite), None
     else:
         try:
             validate_name(name_or_url, "location")
@@ -199,4 +233,5 @@ def resolve_location(
                 "file:///path, s3://bucket/prefix or gs://bucket/prefix",
             ) from None
         entry = load_config().get(name_or_url)
-    return open_location(entry.url, access_mode=_stricter(entry.access_mode, wanted))
+    location = open_location(entry.url, access_mode=_stricter(entry.access_mode, wanted))
+    return location, entry

@@ -15,7 +15,9 @@ import typer
 from backupd.errors import StorageError
 from backupd.storage.location import DEFAULT_URL, AccessMode, Location, open_store
 from backupd.storage.urls import redact
+from backupd.trust.keys import generate_kek, generate_signing_key, write_private_file
 from cli.config import LocationEntry, editing, load_config, resolve_location
+from cli.keysettings import KeySettings, secret_fetcher
 from cli.output import OutputFormat, OutputOption, console, emit, info, print_table
 
 app = typer.Typer(no_args_is_help=True, help="Add, show, delete and check storage locations.")
@@ -36,11 +38,22 @@ def add(
     ),
     access_mode: str = typer.Option("ReadWrite", "--access-mode", help="ReadWrite or ReadOnly"),
     default: bool = typer.Option(False, "--default", help="use it when no --location is given"),
+    signing_key: str = typer.Option(
+        None, "--signing-key", help="sign backups: a key file or secret:NAMESPACE/NAME[#KEY]"
+    ),
+    trust_key: list[str] = typer.Option(
+        [], "--trust-key", help="also verify with this public key (ed25519:... or a file)"
+    ),
+    encryption_key: str = typer.Option(
+        None, "--encryption-key", help="encrypt backups: a key file or secret:NAMESPACE/NAME"
+    ),
     output: OutputFormat = OutputOption,
 ) -> None:
     """Store a named location in the config file (nothing is contacted)."""
-    entry = LocationEntry(name, url, AccessMode.parse(access_mode), default)
+    keys = KeySettings(signing_key, list(trust_key), encryption_key)
+    entry = LocationEntry(name, url, AccessMode.parse(access_mode), default, keys)
     open_store(url)  # validates the URL offline; malformed URLs never reach the file
+    keys.keyring(secret_fetcher())  # every key must load before it reaches the file
     with editing() as config:
         config.add(entry)
     shown = entry.shown()
@@ -168,3 +181,123 @@ def download(
     size = dest.stat().st_size
     data = {"key": key, "path": str(dest), "size": size, "verified": sha256 is not None}
     emit(data, output, lambda: info(f"{key} -> {dest} ({size} bytes)"))
+
+
+def _keep_trusting_current(keys: KeySettings) -> None:
+    """Before the signing key changes, trust its public key, so old backups verify."""
+    current = keys.load_signing(secret_fetcher())
+    if current is not None:
+        text = current.verify_key.text()
+        if text not in keys.trusted_keys:
+            keys.trusted_keys.append(text)
+
+
+def _keep_current_kek(keys: KeySettings) -> None:
+    if keys.encryption_key and keys.encryption_key not in keys.old_encryption_keys:
+        keys.old_encryption_keys.append(keys.encryption_key)
+
+
+@app.command("set")
+def set_(
+    name: str = typer.Argument(...),
+    signing_key: str = typer.Option(
+        None, "--signing-key", help="sign new backups with this key (the old one stays trusted)"
+    ),
+    trust_key: list[str] = typer.Option([], "--trust-key", help="also trust this public key"),
+    untrust_key: list[str] = typer.Option([], "--untrust-key", help="stop trusting this key id"),
+    encryption_key: str = typer.Option(
+        None, "--encryption-key", help="encrypt new backups with this key (the old one is kept)"
+    ),
+    old_encryption_key: list[str] = typer.Option(
+        [], "--old-encryption-key", help="a rotated key that still reads old backups"
+    ),
+    no_encryption: bool = typer.Option(
+        False, "--no-encryption", help="new backups are not encrypted (old keys are kept)"
+    ),
+    output: OutputFormat = OutputOption,
+) -> None:
+    """Change the keys of a location: signing, trusted public keys, encryption."""
+    with editing() as config:
+        keys = config.get(name).keys
+        if signing_key is not None and signing_key != keys.signing_key:
+            _keep_trusting_current(keys)
+            keys.signing_key = signing_key
+        keys.trusted_keys += [k for k in trust_key if k not in keys.trusted_keys]
+        if encryption_key is not None and encryption_key != keys.encryption_key:
+            _keep_current_kek(keys)
+            keys.encryption_key = encryption_key
+        if no_encryption:
+            _keep_current_kek(keys)
+            keys.encryption_key = None
+        keys.old_encryption_keys += [
+            k for k in old_encryption_key if k not in keys.old_encryption_keys
+        ]
+        if untrust_key:
+            fetch = secret_fetcher()
+            kept = [
+                ref
+                for ref, key in zip(keys.trusted_keys, keys.load_trusted(fetch), strict=True)
+                if key.key_id not in untrust_key
+            ]
+            keys.trusted_keys = kept
+        keyring = keys.keyring(secret_fetcher())  # every key must load before it is saved
+    shown = {"name": name, **keyring.describe()}
+    emit(shown, output, lambda: info(f"location {name!r}: {_describe_keys(shown)}"))
+
+
+def _describe_keys(keys: dict[str, Any]) -> str:
+    parts = [f"signing key {keys['signing_key'] or 'none'}"]
+    parts.append(f"trusted {', '.join(keys['trusted_keys']) or 'none'}")
+    parts.append(f"encryption key {keys['encryption_key'] or 'none'}")
+    if keys["old_encryption_keys"]:
+        parts.append(f"old encryption keys {', '.join(keys['old_encryption_keys'])}")
+    return "; ".join(parts)
+
+
+@app.command()
+def keygen(
+    name: str = typer.Argument(..., help="the location that gets the new key"),
+    directory: Path = typer.Option(
+        None, "--dir", help="where to write the key files (default: next to the config file)"
+    ),
+    encryption: bool = typer.Option(
+        False, "--encryption", help="an encryption key (AES-256) instead of a signing key"
+    ),
+    output: OutputFormat = OutputOption,
+) -> None:
+    """Make a new key (files created 0600) and use it for the location's new backups.
+
+    A signing key is an Ed25519 pair (NAME-ID.key, NAME-ID.pub); the previous signing
+    key stays trusted, so older backups still verify. An encryption key (NAME-ID.kek)
+    replaces the previous one for new backups, which is kept to read older backups.
+    """
+    with editing() as config:
+        keys = config.get(name).keys
+        where = directory or config.path.parent / "keys"
+        where.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if encryption:
+            kek = generate_kek()
+            path = where / f"{name}-{kek.key_id}.kek"
+            write_private_file(path, kek.text())
+            _keep_current_kek(keys)
+            keys.encryption_key = str(path)
+            made: dict[str, Any] = {"encryption_key": kek.key_id, "path": str(path)}
+        else:
+            key = generate_signing_key()
+            path = where / f"{name}-{key.key_id}.key"
+            _keep_trusting_current(keys)
+            write_private_file(path, key.pem())
+            write_private_file(path.with_suffix(".pub"), key.verify_key.text().encode() + b"\n")
+            keys.signing_key = str(path)
+            made = {
+                "signing_key": key.key_id,
+                "path": str(path),
+                "public_key": key.verify_key.text(),
+            }
+        keyring = keys.keyring(secret_fetcher())
+    result = {"name": name, **made, "keys": keyring.describe()}
+    emit(
+        result,
+        output,
+        lambda: info(f"new key {path} for location {name!r}; {_describe_keys(keyring.describe())}"),
+    )

@@ -24,6 +24,7 @@ from backupd.storage.location import AccessMode
 from cli import backup_view
 from cli.common import ContextOption, KubeconfigOption, LocationOption, kube_client, progress_bar
 from cli.config import resolve_location
+from cli.keysettings import AllowUnsignedOption
 from cli.output import OutputFormat, OutputOption, console, emit, info, print_table, warn
 
 app = typer.Typer(
@@ -142,6 +143,7 @@ def create(
         help="allow --namespace-mappings into kube-system, kube-public or kube-node-lease",
     ),
     preserve_nodeports: bool = typer.Option(False, "--preserve-nodeports"),
+    allow_unsigned: bool = AllowUnsignedOption,
     dry_run: bool = typer.Option(False, "--dry-run", help="print the plan; change nothing"),
     any_cluster: bool = typer.Option(
         False,
@@ -180,7 +182,7 @@ def create(
     )
     if name is not None:
         validate_name(name, "restore")
-    loc = resolve_location(location)
+    loc = resolve_location(location, allow_unsigned=allow_unsigned)
     kube = kube_client(kubeconfig, context)
     try:
         if name is None:

@@ -39,7 +39,7 @@ from backupd.errors import (
     UserInputError,
 )
 from backupd.kinds.needs import Needs
-from backupd.storage import claims, staging
+from backupd.storage import claims, sealing, staging
 from backupd.storage.layout import BackupKeys, validate_name
 from backupd.storage.location import Location
 
@@ -168,6 +168,7 @@ def run(
         raise ReadOnlyLocation(
             f"location {location.url} is ReadOnly; a backup cannot be written there"
         )
+    sealing.check_can_write(location.keyring, location.url)
     claim = claims.claim(location, name)  # of two runs with one name, one gets here
     try:
         return _claimed(
@@ -286,9 +287,7 @@ def _claimed(
         )
         report.phase(Phase.in_progress, Step.committing)
         backup.status.log = _put_file(location, keys.log, log.gzipped())
-        location.put_bytes(
-            keys.metadata, orjson.dumps(backup.to_json_dict(), option=orjson.OPT_INDENT_2)
-        )
+        location.put_bytes(keys.metadata, sealing.record_bytes(backup, location.keyring))
     report.phase(backup.status.phase, Step.done)
     return backup
 
@@ -365,16 +364,26 @@ def _upload(location: Location, keys: BackupKeys, run: _Run, work: Path) -> None
     index_gz = work / "index.jsonl.gz"
     gzip_file(run.writer.index_path, index_gz)
     run.log.info(f"uploading archive ({run.writer.path.stat().st_size} bytes) to {location.url}")
-    run.backup.status.archive = _put_file(location, keys.archive(spec.compression), run.writer.path)
-    run.backup.status.index = _put_file(location, keys.index, index_gz)
+    name = run.backup.metadata.name
+    envelope = sealing.new_envelope(location.keyring, name)  # None: not encrypted
+    run.backup.status.encryption = sealing.encryption_of(envelope)
+    run.backup.status.archive = sealing.put_file(
+        location,
+        keys.archive(spec.compression),
+        run.writer.path,
+        envelope=envelope,
+        backup=name,
+        role="archive",
+    )
+    run.backup.status.index = sealing.put_file(
+        location, keys.index, index_gz, envelope=envelope, backup=name, role="index"
+    )
 
 
 def _commit_failed(location: Location, keys: BackupKeys, backup: Backup, log: OperationLog) -> None:
     """Record a Failed backup if storage still answers; the data objects may be partial."""
     try:
         backup.status.log = _put_file(location, keys.log, log.gzipped())
-        location.put_bytes(
-            keys.metadata, orjson.dumps(backup.to_json_dict(), option=orjson.OPT_INDENT_2)
-        )
+        location.put_bytes(keys.metadata, sealing.record_bytes(backup, location.keyring))
     except BackupdError:
         pass

@@ -11,6 +11,9 @@
 Every name is validated before a key is built: a Kubernetes object name (DNS-1123
 subdomain) capped at 63 characters so it can also be a label value, never `..` and
 never a slash. Keys themselves are checked by `validate_key` at the store boundary.
+
+Keys come from here and the backup's name, never from stored data: what a stored
+backup.json says its objects are called is checked against `BackupKeys.mismatches`.
 """
 
 from __future__ import annotations
@@ -117,6 +120,24 @@ class BackupKeys(_Keys):
     @property
     def volumesnapshots(self) -> str:
         return self.prefix + "volumesnapshots.json"
+
+    def expected(self, compression: Compression = "gzip") -> dict[str, str]:
+        """The key of each object a backup records, by role."""
+        return {"archive": self.archive(compression), "index": self.index, "log": self.log}
+
+    def mismatches(self, compression: Compression, recorded: dict[str, str | None]) -> list[str]:
+        """Why the keys a stored record names (role -> key, None: not recorded) are not
+        this backup's keys ([] when every recorded key is the expected one)."""
+        expected = self.expected(compression)
+        problems: list[str] = []
+        for role, key in recorded.items():
+            if key is not None and key != expected.get(role):
+                shown = key if len(key) <= 120 else key[:117] + "..."
+                problems.append(
+                    f"it names {shown!r} as its {role}; the {role} of backup {self.name} "
+                    f"is {expected.get(role)}"
+                )
+        return problems
 
 
 class RestoreKeys(_Keys):

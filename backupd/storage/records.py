@@ -9,6 +9,10 @@ A record is read leniently and checked strictly: fields this version does not kn
 are ignored at any depth (a newer backupd wrote them), anything else wrong (not JSON,
 not an object, failing validation, naming another object) makes the record damaged.
 A damaged record is skipped with its reason and never hides the rest of a location.
+
+Storage is a trust boundary: a backup's signature is checked against the keys of its
+location (backupd.trust.signing; TrustError when loading one, skipped when listing),
+and the keys it names for its archive, index and log must be the layout's.
 """
 
 from __future__ import annotations
@@ -23,10 +27,11 @@ from pydantic import ValidationError
 from backupd.api.backup import SCHEDULE_LABEL, Backup, ClusterInfo, normalize_server
 from backupd.api.common import Phase
 from backupd.api.restore import Restore
-from backupd.errors import ArchiveError, BackupdError, NotFoundError
+from backupd.errors import ArchiveError, BackupdError, NotFoundError, TrustError
 from backupd.storage.catalog import Skipped, read_committed, scan_committed
-from backupd.storage.layout import metadata_key
+from backupd.storage.layout import BackupKeys, metadata_key
 from backupd.storage.location import Location
+from backupd.trust.signing import verify
 
 R = TypeVar("R", Backup, Restore)
 
@@ -58,11 +63,33 @@ def _validate(model: type[R], document: dict[str, Any]) -> R | str:
         return _invalid(e, what)
 
 
+def _checked(location: Location, model: type[R], document: dict[str, Any], name: str) -> R | str:
+    """A backup's signature is checked on the document as stored (TrustError), then
+    the record is validated and its object keys checked against the layout."""
+    if model is not Backup:
+        return _validate(model, document)
+    verify(document, location.keyring, f"backup {name}")
+    record = _validate(model, document)
+    if isinstance(record, Backup):
+        st = record.status
+        recorded = {
+            role: obj.key if obj else None
+            for role, obj in (("archive", st.archive), ("index", st.index), ("log", st.log))
+        }
+        problems = BackupKeys(name).mismatches(record.spec.compression, recorded)
+        if problems:
+            return f"not a valid backup record: {problems[0]}"
+    return record
+
+
 def _list(location: Location, model: type[R], kind: str) -> Listing[R]:
     documents, skipped = scan_committed(location, kind)
     listing: Listing[R] = Listing(skipped=skipped)
     for document in documents:
-        record = _validate(model, document)
+        try:
+            record = _checked(location, model, document, str(document["metadata"]["name"]))
+        except TrustError as e:
+            record = str(e)
         if isinstance(record, str):
             key = metadata_key(kind, str(document["metadata"]["name"]))
             listing.skipped.append(Skipped(key, record))
@@ -73,7 +100,7 @@ def _list(location: Location, model: type[R], kind: str) -> Listing[R]:
 
 
 def _load(location: Location, model: type[R], kind: str, name: str) -> R:
-    record = _validate(model, read_committed(location, name, kind))
+    record = _checked(location, model, read_committed(location, name, kind), name)
     if isinstance(record, str):
         raise ArchiveError(f"{metadata_key(kind, name)} in {location.url} is {record}")
     return record

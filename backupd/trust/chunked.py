@@ -13,6 +13,7 @@ plaintext. Both directions hold at most two chunks in memory.
 
 from __future__ import annotations
 
+import io
 import secrets
 import struct
 from typing import BinaryIO
@@ -48,10 +49,12 @@ def _nonce(prefix: bytes, index: int, final: bool) -> bytes:
     return prefix + struct.pack(">I", index) + (b"\x01" if final else b"\x00")
 
 
-class _Buffered:
-    """read(size) over chunks produced on demand by `_next()` (None at the end)."""
+class _Buffered(io.RawIOBase):
+    """read(size) over chunks produced on demand by `_next()` (None at the end).
+    A raw stream: wrap it in io.BufferedReader where a file object is wanted."""
 
     def __init__(self) -> None:
+        super().__init__()
         self._buffer = bytearray()
         self._done = False
 
@@ -72,6 +75,11 @@ class _Buffered:
         out = bytes(self._buffer[:size])
         del self._buffer[:size]
         return out
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
 
     def readable(self) -> bool:
         return True
