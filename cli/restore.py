@@ -142,6 +142,12 @@ def create(
         "--allow-system-namespaces",
         help="allow --namespace-mappings into kube-system, kube-public or kube-node-lease",
     ),
+    allow_privileged: bool = typer.Option(
+        False,
+        "--allow-privileged",
+        help="create objects that grant cluster-wide power (cluster-admin bindings, admission "
+        "webhooks, privileged or host Pods); refused without it",
+    ),
     preserve_nodeports: bool = typer.Option(False, "--preserve-nodeports"),
     allow_unsigned: bool = AllowUnsignedOption,
     dry_run: bool = typer.Option(False, "--dry-run", help="print the plan; change nothing"),
@@ -173,6 +179,7 @@ def create(
         ),
         namespace_mappings=_mappings(namespace_mappings, "namespace"),
         allow_system_namespaces=allow_system_namespaces,
+        allow_privileged=allow_privileged,
         storage_class_mappings=_mappings(storage_class_mappings, "storage class"),
         existing_resource_policy=_choice(
             existing_resource_policy, ExistingResourcePolicy, "--existing-resource-policy"

@@ -70,6 +70,8 @@ class RestoreSpec(Model):
     namespace_mappings: dict[str, str] = Field(default_factory=dict)
     # mapping a namespace into kube-system, kube-public or kube-node-lease needs this
     allow_system_namespaces: bool = False
+    # create objects that grant cluster-wide power (backupd.kinds.privilege); refused without
+    allow_privileged: bool = False
     storage_class_mappings: dict[str, str] = Field(default_factory=dict)
     existing_resource_policy: ExistingResourcePolicy = ExistingResourcePolicy.none
     preserve_nodeports: bool = False

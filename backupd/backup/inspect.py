@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from backupd.api.masking import MASK, is_secret
+from backupd.api.masking import mask_pair
 from backupd.archive.format import IndexEntry
 
 # Fields that change without anyone changing the object.
@@ -80,22 +80,10 @@ def field_changes(old: dict[str, Any], new: dict[str, Any]) -> list[FieldChange]
     Status and volatile metadata (resourceVersion, generation, managedFields) are
     ignored: they change without anyone changing the object.
 
-    Secret values are compared for real but shown masked, so a diff says *that* a
-    value changed, never what it was or became.
+    Secret values are compared for real but shown masked (backupd.api.masking), so a
+    diff says *that* a value changed, never what it was or became.
     """
     changes: list[FieldChange] = []
-    _walk("", _strip_volatile(old), _strip_volatile(new), changes)
-    if is_secret(old) or is_secret(new):
-        changes = [_mask_change(c) for c in changes]
+    shown_old, shown_new = mask_pair(_strip_volatile(old), _strip_volatile(new))
+    _walk("", shown_old, shown_new, changes)
     return changes
-
-
-def _mask_change(change: FieldChange) -> FieldChange:
-    secret_path = change.path.startswith(("data.", "stringData.", "data", "stringData")) or (
-        "last-applied-configuration" in change.path
-    )
-    if not secret_path:
-        return change
-    old = None if change.old is None else MASK
-    new = None if change.new is None else f"{MASK} (changed)" if change.old is not None else MASK
-    return FieldChange(change.path, old, new)

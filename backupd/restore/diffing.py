@@ -24,7 +24,7 @@ from typing import Any
 
 import yaml
 
-from backupd.api.masking import MASK, mask_secret
+from backupd.api.masking import MASK, mask_pair
 
 JSON = dict[str, Any]
 Path = tuple[str, ...]
@@ -38,7 +38,6 @@ EXACT_PATHS: frozenset[Path] = frozenset(
     }
 )
 MASK_DIFFERS = f"{MASK} (differs)"
-LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 _EMPTY: tuple[Any, ...] = (None, {}, [], "")
 
 
@@ -64,28 +63,9 @@ def project(live: Any, desired: Any, path: Path = ()) -> Any:
     return live
 
 
-def _map(obj: JSON, key: str) -> JSON:
-    value = obj.get(key)
-    return value if isinstance(value, dict) else {}
-
-
 def masked(live: JSON, backup: JSON) -> tuple[JSON, JSON]:
     """Both sides with Secret values masked; the backup's values that differ marked so."""
-    shown_live, shown_backup = mask_secret(live), mask_secret(backup)
-    if shown_backup is backup:  # not a Secret: nothing to mark
-        return shown_live, shown_backup
-    for key in ("data", "stringData"):
-        theirs = _map(live, key)
-        if isinstance(shown_backup.get(key), dict):
-            shown_backup[key] = {
-                k: MASK_DIFFERS if k in theirs and theirs[k] != v else MASK
-                for k, v in _map(backup, key).items()
-            }
-    ours = _map(_map(backup, "metadata"), "annotations").get(LAST_APPLIED)
-    theirs_applied = _map(_map(live, "metadata"), "annotations").get(LAST_APPLIED)
-    if ours is not None and theirs_applied is not None and ours != theirs_applied:
-        shown_backup["metadata"]["annotations"][LAST_APPLIED] = MASK_DIFFERS
-    return shown_live, shown_backup
+    return mask_pair(live, backup, changed="(differs)")
 
 
 class _Dumper(yaml.SafeDumper):

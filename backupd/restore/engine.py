@@ -44,9 +44,9 @@ from backupd.errors import (
     UserInputError,
 )
 from backupd.kinds.spellings import TypeName
-from backupd.restore import planner
+from backupd.restore import guard, planner
 from backupd.restore.applier import DEFAULT_WORKERS, NOT_ATTEMPTED, Applier
-from backupd.restore.report import log_line, summarize
+from backupd.restore.report import log_line, secret_masking, summarize
 from backupd.restore.targets import Targets
 from backupd.storage import records
 from backupd.storage.catalog import Skipped
@@ -207,6 +207,7 @@ def run(
     notices = [str(s) for s in skipped]
     notices += cluster_notice(backup, here or current_cluster(kube))
     plan = read_plan(backup, spec, location, served=targets.type_names())
+    guard.review(plan, spec, kube=kube, targets=targets)  # may refuse: nothing is created yet
     report.phase(Phase.in_progress, Step.planning)
     for warning in notices + plan.warnings:
         report.warning(warning)
@@ -228,7 +229,10 @@ def run(
     lines = [f"{started.isoformat()} info restore {name} from backup {backup.metadata.name}"]
     lines += [f"{started.isoformat()} warning {w}" for w in notices + plan.warnings]
 
+    masked = secret_masking(plan.items)
+
     def on_result(r: ItemResult) -> None:
+        r = masked(r)  # before it is kept, logged or printed
         run.items.append(r)
         lines.append(log_line(r, now(), spec.dry_run))
         if r.outcome is Outcome.failed:

@@ -79,6 +79,8 @@ class PlannedItem:
     # False for what the plan makes up (a namespace the backup lacks): an existing
     # object of that name is then what the restore needs, never a difference
     in_backup: bool = True
+    # why it grants cluster-wide power (restore.guard marks it); [] when it does not
+    privileged: list[str] = field(default_factory=list)
 
     @property
     def sort_key(self) -> tuple[str, ...]:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from backupd.api.common import Phase
+from backupd.api.masking import is_secret, mask_text, secret_values
 from backupd.api.restore import ItemIssue, ItemResult, Outcome, OutcomeCounts, RestoreStatus
+from backupd.restore.planner import PlannedItem
 
 CLUSTER = "(cluster)"
 DRY_RUN_WORDS = {Outcome.created: "create", Outcome.updated: "update"}
@@ -24,6 +26,31 @@ def _issue(r: ItemResult, message: str, *, with_diff: bool = True) -> ItemIssue:
         name=r.name,
         diff=r.diff if with_diff else None,
     )
+
+
+def secret_masking(items: Iterable[PlannedItem]) -> Callable[[ItemResult], ItemResult]:
+    """What makes a result safe to store and print: the API server's refusal of a
+    Secret can echo its values, so a Secret's reason, diff and warnings are masked
+    (backupd.api.masking) before anything keeps them."""
+    values = {
+        (i.ref.resource, i.ref.namespace, i.ref.name): secret_values(i.obj)
+        for i in items
+        if i.obj is not None and is_secret(i.obj)
+    }
+
+    def mask(r: ItemResult) -> ItemResult:
+        if r.group or r.kind != "Secret":
+            return r
+        known = values.get((r.resource, r.namespace, r.name), frozenset())
+        return r.model_copy(
+            update={
+                "reason": mask_text(r.reason, known) if r.reason else r.reason,
+                "diff": mask_text(r.diff, known) if r.diff else r.diff,
+                "warnings": [mask_text(w, known) for w in r.warnings],
+            }
+        )
+
+    return mask
 
 
 def summarize(results: Iterable[ItemResult], status: RestoreStatus) -> None:

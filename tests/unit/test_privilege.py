@@ -9,6 +9,8 @@ import pytest
 
 from backupd.kinds.privilege import reasons, role_of
 from backupd.kinds.references import POD_SPEC_PATHS
+from backupd.restore.guard import listing, mark_privileged
+from backupd.restore.planner import ItemRef, PlannedItem
 
 JSON = dict[str, Any]
 RBAC = "rbac.authorization.k8s.io"
@@ -263,3 +265,54 @@ def test_a_pod_or_pod_template_is_privileged_when_it_reaches_into_the_node(
 )
 def test_other_kinds_are_not_privileged(group: str, kind: str, obj: JSON) -> None:
     assert reasons(obj, group, kind) == []
+
+
+# -- the plan's marks (restore.guard.mark_privileged) ---------------------------------------
+def planned(obj: JSON, group: str, resource: str, ns: str | None = "shop") -> PlannedItem:
+    ref = ItemRef(group, "v1", obj["kind"], resource, ns, obj["metadata"]["name"])
+    return PlannedItem(ref, ref, 0, obj)
+
+
+def test_a_plan_marks_a_binding_to_a_role_it_restores_and_says_why_in_the_notes() -> None:
+    items = [
+        planned(LOCAL_STAR, RBAC, "roles"),
+        planned(binding("RoleBinding", "Role", "all-in-shop"), RBAC, "rolebindings"),
+        planned(binding("RoleBinding", "ClusterRole", "reader"), RBAC, "rolebindings"),
+    ]
+    mark_privileged(items)
+    assert [i.privileged for i in items] == [
+        ["grants every verb (*) on *", "grants * on every resource (*)"],
+        ["binds Role all-in-shop, which grants every verb (*) on *; * on every resource (*)"],
+        [],
+    ]
+    assert items[1].notes == [
+        "privileged: binds Role all-in-shop, which grants every verb (*) on *; "
+        "* on every resource (*)"
+    ]
+
+
+def test_a_binding_is_judged_by_the_live_role_too_and_marking_twice_notes_once() -> None:
+    bound = planned(binding("ClusterRoleBinding", "ClusterRole", "reader"), RBAC, "x", None)
+    items = [planned(HARMLESS, RBAC, "clusterroles", None), bound]
+    live = {("ClusterRole", None, "reader"): [rule(["bind"], ["clusterroles"])]}
+    mark_privileged(items, live)
+    mark_privileged(items, live)
+    assert bound.privileged == [
+        "binds ClusterRole reader, which grants bind on clusterroles (as it is in the target)"
+    ]
+    assert len(bound.notes) == 1
+
+
+def test_a_skipped_item_is_not_marked() -> None:
+    item = planned(workload("", "Pod", pod_spec(hostNetwork=True)), "", "pods")
+    item.obj = None
+    mark_privileged([item])
+    assert item.privileged == []
+
+
+def test_a_refusal_names_ten_items_and_counts_the_rest() -> None:
+    pods = [planned(workload("", "Pod", pod_spec(hostPID=True)), "", "pods") for _ in range(12)]
+    mark_privileged(pods)
+    text = listing(pods, 10)
+    assert text.count("pods/shop/w (hostPID: true)") == 10
+    assert text.endswith(" and 2 more")
