@@ -149,3 +149,13 @@ def test_a_document_that_is_not_an_object_is_refused(tmp_path: Path) -> None:
     (tmp_path / "a.yaml").write_text("- just\n- a list\n")
     with pytest.raises(BackupdError, match="not a Kubernetes object"):
         load_objects(tmp_path)
+
+
+def test_the_deployments_arguments_are_ones_the_controller_accepts() -> None:
+    from backupd.controller.main import _parser
+
+    (container,) = one("Deployment", "backupd")["spec"]["template"]["spec"]["containers"]
+    args = _parser().parse_args(container["args"])
+    assert args.command == "run"
+    assert args.metrics_bind_address == "0.0.0.0:8080"
+    assert args.kubeconfig is None  # in-cluster credentials
