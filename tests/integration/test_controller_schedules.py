@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -85,5 +86,89 @@ def test_a_schedule_makes_named_labelled_backups_on_time_and_metrics_move(
             ),
             30,
         )
+    finally:
+        c.stop()
+
+
+def test_keep_last_three_leaves_exactly_the_newest_three(ctl: Env, workload: str) -> None:
+    store = ctl.tmp / "store"
+    location(ctl.res, "main", f"file://{store}")
+    c = ctl.controller().start()
+    seen: set[str] = set()
+
+    def created_at_least(n: int) -> bool:
+        seen.update(b["metadata"]["name"] for b in backups_of(ctl.res, "keep3"))
+        return len(seen) >= n
+
+    try:
+        schedule(ctl.res, "keep3", "*/2 * * * * *", [workload], retention={"keepLast": 3})
+        wait_for("six runs", lambda: created_at_least(6), 90)
+        ctl.res.patch("schedules", "keep3", {"spec": {"paused": True}})
+        created_at_least(0)
+        newest = sorted(seen)[-3:]
+
+        def settled() -> bool:
+            created_at_least(0)
+            newest[:] = sorted(seen)[-3:]
+            left = [b["metadata"]["name"] for b in backups_of(ctl.res, "keep3")]
+            stored = set(committed_names(open_location(f"file://{store}")))
+            return (
+                left == newest
+                and stored == set(newest)
+                and phases(backups_of(ctl.res, "keep3")) == ["Completed"] * 3
+            )
+
+        wait_for("exactly the newest three, in the cluster and the bucket", settled, 60)
+        assert len(seen) >= 6
+        assert (c.metric("backupd_gc_deletions_total", result="deleted") or 0) >= len(seen) - 3
+    finally:
+        c.stop()
+
+
+def test_a_paused_schedule_makes_no_backup_until_unpaused(ctl: Env, workload: str) -> None:
+    location(ctl.res, "main", f"file://{ctl.tmp / 'store'}")
+    c = ctl.controller().start()
+    try:
+        schedule(ctl.res, "held", "*/2 * * * * *", [workload], paused=True)
+        wait_for(
+            "phase Paused",
+            lambda: (
+                (ctl.res.get("schedules", "held") or {}).get("status", {}).get("phase") == "Paused"
+            ),
+            30,
+        )
+        time.sleep(8)  # four times the period
+        assert backups_of(ctl.res, "held") == []
+        ctl.res.patch("schedules", "held", {"spec": {"paused": False}})
+        wait_for("a backup once unpaused", lambda: backups_of(ctl.res, "held"), 30)
+        assert (ctl.res.get("schedules", "held") or {})["status"]["phase"] == "Enabled"
+    finally:
+        c.stop()
+
+
+@pytest.mark.parametrize(
+    ("spec", "reason"),
+    [
+        ({"schedule": "61 * * * *"}, "invalid schedule '61 * * * *'"),
+        ({"schedule": "0 2 * * *", "timeZone": "Mars/Olympus"}, "unknown time zone 'Mars/Olympus'"),
+    ],
+)
+def test_an_invalid_cron_or_time_zone_fails_validation_with_the_reason(
+    ctl: Env, spec: dict[str, str], reason: str
+) -> None:
+    c = ctl.controller().start()
+    try:
+        ctl.res.create("schedules", {"metadata": {"name": "broken"}, "spec": spec})
+        status = wait_for(
+            "FailedValidation",
+            lambda: (
+                (s := (ctl.res.get("schedules", "broken") or {}).get("status", {})).get("phase")
+                == "FailedValidation"
+                and s
+            ),
+            30,
+        )
+        assert any(reason in e for e in status["validationErrors"]), status
+        assert "FailedValidation" in {e["reason"] for e in events_for(ctl.admin, "broken")}
     finally:
         c.stop()
