@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import gzip
 import logging
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import orjson
 from pydantic import ValidationError
@@ -33,14 +31,11 @@ from backupd.api.restore import (
     RestoreSpec,
     RestoreStatus,
 )
-from backupd.archive.reader import ArchiveReader
+from backupd.archive.stored import opened as opened_backup
 from backupd.cluster.client import KubeClient
 from backupd.cluster.identity import current_cluster
 from backupd.errors import (
     ArchiveError,
-    IntegrityError,
-    NotFoundError,
-    StorageNotFound,
     UserInputError,
 )
 from backupd.kinds.spellings import TypeName
@@ -126,27 +121,16 @@ def cluster_notice(backup: Backup, target: ClusterInfo) -> list[str]:
 def read_plan(
     backup: Backup, spec: RestoreSpec, location: Location, *, served: Sequence[TypeName] = ()
 ) -> planner.Plan:
-    """Download and verify the archive, select and plan. Raises before any change.
+    """Select from the verified stored index, read the archive once, plan. Raises before
+    any change: the whole archive is checked (exactly the indexed members, each of its
+    size and sha256, within the limits of backupd.archive.reader) before planning.
 
     `served` are the target's types: they add kubectl's short names to the filters
     and tell custom resources (ordered after their CRDs) from built-in types.
     """
-    archive = backup.status.archive
-    name = backup.metadata.name
-    if archive is None:
-        raise ArchiveError(f"backup {name} records no archive")
-    with tempfile.TemporaryDirectory(prefix="backupd-restore-") as tmp:
-        path = Path(tmp) / "resources.tar"
-        try:
-            location.download(archive.key, path, sha256=archive.sha256)
-        except StorageNotFound as e:
-            raise NotFoundError(f"the archive of backup {name} is missing: {e}") from e
-        except IntegrityError as e:
-            raise IntegrityError(f"the archive of backup {name} is corrupt: {e}") from e
-        reader = ArchiveReader(path)
-        _, entries = reader.index()
-        selection = planner.select_entries(entries, spec, served=served)
-        objects = list(reader.objects(selection.to_read()))
+    with opened_backup(location, backup) as opened:
+        selection = planner.select_entries(opened.entries, spec, served=served)
+        objects = opened.objects(selection.to_read())
     return planner.plan(objects, selection, spec)
 
 
