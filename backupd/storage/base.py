@@ -70,7 +70,7 @@ class ObjectStore(Protocol):
     def put_bytes_if_absent(self, key: str, data: bytes) -> PutResult:
         """Create `key` only if no object has that key, atomically (S3 If-None-Match: *,
         GCS ifGenerationMatch=0, a local hard link); ObjectExists if it was taken.
-        A retried request whose first try did create the object is a success."""
+        Finding the very same bytes there is a success (a retry whose first try did it)."""
         ...
 
     def get(self, key: str) -> AbstractContextManager[BinaryIO]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import threading
 import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import BinaryIO
 import pytest
 
 from backupd.errors import IntegrityError, ReadOnlyLocation, StorageNotFound, UserInputError
-from backupd.storage.base import ObjectNotFound
+from backupd.storage.base import ObjectExists, ObjectNotFound
 from backupd.storage.location import AccessMode, Location
 from tests.fixtures.objectstores import StoreTarget
 
@@ -48,7 +49,7 @@ class GeneratedStream(io.RawIOBase):
 
 def stream(size: int, **kw: object) -> tuple[BinaryIO, GeneratedStream]:
     raw = GeneratedStream(size, **kw)  # type: ignore[arg-type]
-    return io.BufferedReader(raw, 256 * 1024), raw  # type: ignore[return-value]
+    return io.BufferedReader(raw, 256 * 1024), raw
 
 
 def test_put_then_get_returns_the_same_bytes_size_and_sha256(location: Location) -> None:
@@ -121,7 +122,9 @@ def test_locations_with_different_prefixes_do_not_see_each_other(store: StoreTar
 def test_a_digest_mismatch_on_read_is_refused(location: Location) -> None:
     good = location.put_bytes("backups/a/index.json.gz", b"the real index")
     location.put_bytes("backups/a/index.json.gz", b"tampered index")
-    with pytest.raises(IntegrityError, match=r"sha256 mismatch for backups/a/index\.json\.gz"):
+    with pytest.raises(
+        IntegrityError, match=r"corrupt object: sha256 mismatch for backups/a/index\.json\.gz"
+    ):
         location.get_bytes("backups/a/index.json.gz", sha256=good.sha256)
     with (
         pytest.raises(IntegrityError),
@@ -224,3 +227,82 @@ def test_a_64_mib_object_streams_both_ways_without_being_held_in_memory(
     # Parts of 5 MiB (S3) or chunks of 4 MiB (GCS): far below the object's 64 MiB.
     assert put_peak < 40 * MIB, f"upload held {put_peak / MIB:.0f} MiB"
     assert get_peak < 24 * MIB, f"download held {get_peak / MIB:.0f} MiB"
+
+
+def test_a_conditional_create_never_replaces_another_writers_object(location: Location) -> None:
+    first = location.put_bytes_if_absent("backups/a/claim.json", b'{"token": "first"}')
+    assert first.sha256 == hashlib.sha256(b'{"token": "first"}').hexdigest()
+    with pytest.raises(ObjectExists, match=r"backups/a/claim\.json already exists"):
+        location.put_bytes_if_absent("backups/a/claim.json", b'{"token": "second"}')
+    assert location.get_bytes("backups/a/claim.json") == b'{"token": "first"}'
+    # The very same bytes are a retry whose first try got through: a success.
+    assert location.put_bytes_if_absent("backups/a/claim.json", b'{"token": "first"}') == first
+    with pytest.raises(ReadOnlyLocation):
+        Location(location.url, location.store, AccessMode.ReadOnly).put_bytes_if_absent(
+            "backups/b/claim.json", b"{}"
+        )
+
+
+def test_of_concurrent_conditional_creates_exactly_one_wins(location: Location) -> None:
+    outcomes: list[str] = []
+    barrier = threading.Barrier(6)
+
+    def attempt(i: int) -> None:
+        barrier.wait()
+        try:
+            location.put_bytes_if_absent("backups/race/claim.json", f"writer {i}".encode())
+            outcomes.append(f"writer {i}")
+        except ObjectExists:
+            outcomes.append("lost")
+
+    threads = [threading.Thread(target=attempt, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    winners = [o for o in outcomes if o != "lost"]
+    assert len(winners) == 1 and outcomes.count("lost") == 5
+    assert location.get_bytes("backups/race/claim.json") == winners[0].encode()
+
+
+def start_unfinished_upload(store: StoreTarget, location: Location, key: str) -> None:
+    """What a writer killed mid-upload leaves: a multipart upload (S3), a temp file (local)."""
+    if store.kind in ("minio", "moto"):
+        store.server.client().create_multipart_upload(Bucket=store.bucket, Key=f"data/{key}")
+    elif store.kind == "local":
+        path = Path(location.url.removeprefix("file://"), *key.split("/"))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        (path.parent / ".backupd-tmp-killed").write_bytes(b"half")
+
+
+def test_unfinished_uploads_are_listed_by_prefix_and_aborted(
+    store: StoreTarget, location: Location
+) -> None:
+    location.put_bytes("backups/a/claim.json", b"{}")
+    start_unfinished_upload(store, location, "backups/a/resources.tar.gz")
+    start_unfinished_upload(store, location, "backups/ab/resources.tar.gz")
+    pending = location.pending_uploads("backups/a/")
+    if store.kind == "gcs":
+        # Resumable sessions cannot be listed and leave no object: nothing to abort.
+        assert pending == []
+        return
+    assert len(pending) == 1 and pending[0].key.startswith("backups/a/")
+    assert location.list("backups/a/") == ["backups/a/claim.json"]  # never listed as data
+    location.abort_upload(pending[0])
+    location.abort_upload(pending[0])  # already gone: fine
+    assert location.pending_uploads("backups/a/") == []
+    assert len(location.pending_uploads("backups/")) == 1  # backups/ab/ is not touched
+
+
+def test_a_failed_multipart_upload_is_aborted(store: StoreTarget) -> None:
+    if store.kind not in ("minio", "moto"):
+        pytest.skip("multipart uploads are S3's")
+    from backupd.storage.location import open_location
+
+    location = open_location(
+        store.server.url(store.bucket, "data", part_size_mib="5"), credentials=store.credentials
+    )
+    body, _ = stream(24 * MIB, fail_after=12 * MIB)
+    with pytest.raises(OSError, match="the source broke"):
+        location.put("backups/a/resources.tar.gz", body)
+    assert location.pending_uploads("backups/") == []

@@ -34,7 +34,7 @@ def test_a_failed_write_keeps_the_old_object_and_leaves_no_temp_file(tmp_path: P
     location = open_location(tmp_path.as_uri())
     location.put_bytes("backups/a/backup.json", b"old")
     with pytest.raises(OSError, match="source gone"):
-        location.put("backups/a/backup.json", io.BufferedReader(Broken()))  # type: ignore[arg-type]
+        location.put("backups/a/backup.json", io.BufferedReader(Broken()))
     assert location.get_bytes("backups/a/backup.json") == b"old"
     assert sorted(os.listdir(tmp_path / "backups" / "a")) == ["backup.json"]
 
