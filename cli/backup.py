@@ -16,6 +16,7 @@ from backupd.api.common import Phase
 from backupd.api.masking import mask_secret
 from backupd.api.progress import Callbacks
 from backupd.backup import engine, stored
+from backupd.backup import verify as verifying
 from backupd.backup.inspect import diff_indexes, field_changes
 from backupd.backup.selection import split_csv
 from backupd.cluster.identity import current_cluster
@@ -287,6 +288,43 @@ def show(
         emit(obj, output, lambda: None)
     else:
         sys.stdout.write(yaml.safe_dump(obj, sort_keys=False))
+
+
+@app.command()
+def verify(
+    names: list[str] = typer.Argument(None, metavar="[NAME]...", help="backups to verify"),
+    all_backups: bool = typer.Option(False, "--all", help="verify every backup in the location"),
+    read_data: bool = typer.Option(
+        False, "--read-data", help="also decompress and parse every object"
+    ),
+    allow_unsigned: bool = AllowUnsignedOption,
+    location: str = LocationOption,
+    output: OutputFormat = OutputOption,
+) -> None:
+    """Check backups without restoring: signature, digests, and that the archive holds
+    exactly the index's items (no duplicate, nothing missing or extra). Exits non-zero
+    if any backup fails, one line per problem."""
+    loc = resolve_location(location, access_mode="ReadOnly", allow_unsigned=allow_unsigned)
+    verdicts = verifying.verify(loc, names or [], every=all_backups, read_data=read_data)
+    rows = [
+        [v.name, "verified" if v.ok else "FAILED", v.items, ",".join(v.checked), problem]
+        for v in verdicts
+        for problem in (v.problems or [""])
+    ]
+    emit(
+        [v.to_dict() for v in verdicts],
+        output,
+        lambda: print_table(["NAME", "RESULT", "ITEMS", "CHECKED", "PROBLEM"], rows),
+    )
+    failed = [v for v in verdicts if not v.ok]
+    if len(failed) == 1 and len(verdicts) == 1:
+        only = failed[0]
+        raise BackupdError(f"backup {only.name} failed verification: {only.problems[0]}")
+    if failed:
+        names_failed = ", ".join(v.name for v in failed)
+        raise BackupdError(
+            f"{len(failed)} of {len(verdicts)} backups failed verification: {names_failed}"
+        )
 
 
 @app.command()

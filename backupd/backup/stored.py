@@ -4,13 +4,11 @@
 from __future__ import annotations
 
 from backupd.api.backup import Backup
-from backupd.archive.stored import (  # noqa: F401 (re-exported: where drivers read a backup)
-    OpenedBackup,
-    item_ref,
-    load_index,
-    opened,
-    require_archive,
-)
+from backupd.archive.stored import OpenedBackup as OpenedBackup  # re-exported for the drivers
+from backupd.archive.stored import item_ref as item_ref
+from backupd.archive.stored import load_index as load_index
+from backupd.archive.stored import opened as opened
+from backupd.archive.stored import require_archive as require_archive
 from backupd.storage import records
 from backupd.storage.location import Location
 
