@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import traceback
 
 import typer
 
@@ -28,6 +29,8 @@ def main() -> None:
     try:
         app()
     except BackupdError as e:
+        if os.environ.get("BACKUPD_DEBUG"):
+            traceback.print_exc()  # where it came from; the one line follows
         err_console.print(f"error: {e}", highlight=False, soft_wrap=True)
         sys.exit(e.exit_code)
     except KeyboardInterrupt:
