@@ -55,10 +55,15 @@ def _stamp() -> str:
 def run_one(ctx: Context, name: str) -> None:
     try:
         _run(ctx, name)
-    except BackupdError as e:
-        log.error("backup %s: %s", name, e)
-    except Exception:
+    except Exception as e:
+        # a bug or a lost API server must not leave the backup InProgress for ever
         log.exception("backup %s: unexpected error", name)
+        try:
+            obj = ctx.res.get(PLURAL, name)
+            if obj is not None and phase_of(obj) in ("New", "InProgress"):
+                _fail(ctx, obj, f"unexpected error: {type(e).__name__}: {e}")
+        except BackupdError as again:
+            log.error("backup %s: cannot record the failure: %s", name, again)
     finally:
         ctx.done(PLURAL, name)
 

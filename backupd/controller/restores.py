@@ -46,10 +46,15 @@ def _fail(ctx: Context, obj: JSON, reason: str) -> None:
 def run_one(ctx: Context, name: str) -> None:
     try:
         _run(ctx, name)
-    except BackupdError as e:
-        log.error("restore %s: %s", name, e)
-    except Exception:
+    except Exception as e:
+        # a bug or a lost API server must not leave the restore InProgress for ever
         log.exception("restore %s: unexpected error", name)
+        try:
+            obj = ctx.res.get(PLURAL, name)
+            if obj is not None and phase_of(obj) in ("New", "InProgress"):
+                _fail(ctx, obj, f"unexpected error: {type(e).__name__}: {e}")
+        except BackupdError as again:
+            log.error("restore %s: cannot record the failure: %s", name, again)
     finally:
         ctx.done(PLURAL, name)
 
