@@ -1,0 +1,357 @@
+"""Signed and encrypted backups end to end: `backupctl` processes, a real sandbox, and
+real object stores (MinIO and fake-gcs-server).
+
+A location gets a signing key and an encryption key (`location keygen`); a backup of a
+namespace holding a canary Secret then round-trips (restore, show, download), while
+the bucket never holds the canary; a wrong key, a flipped byte in the archive or in
+backup.json, and a forged backup adding a cluster-admin binding are each refused in
+one line, creating nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import os
+import stat
+import tarfile
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from kubernetes import client
+from kubernetes.client.rest import ApiException
+
+from backupd.api.backup import Backup
+from backupd.api.common import ObjectMeta, Phase
+from backupd.archive.writer import ArchiveWriter, gzip_file
+from backupd.sandbox.cluster import Sandbox
+from backupd.storage import sealing
+from backupd.storage.layout import BackupKeys
+from backupd.storage.location import Location, open_location
+from backupd.trust.keys import Keyring, generate_signing_key
+from tests.fixtures.cli import backupctl, error_line
+from tests.fixtures.objectstores import unique_bucket
+from tests.fixtures.workloads import configmap, secret
+
+pytestmark = pytest.mark.integration
+
+
+@dataclass
+class Sealed:
+    """A keyed location `sealed` (the default) in a fresh bucket, and the CLI env."""
+
+    env: dict[str, str]
+    url: str
+    credentials: dict[str, str]
+    keys: Path
+
+    def raw(self) -> Location:
+        """The bucket as an attacker or an operator sees it: no keys."""
+        return open_location(self.url, credentials=self.credentials)
+
+    def ok(self, *args: str) -> str:
+        res = backupctl(*args, env=self.env)
+        assert res.returncode == 0, res.stderr
+        return res.stdout
+
+    def refused(self, *args: str, env: dict[str, str] | None = None) -> str:
+        return error_line(backupctl(*args, env=env or self.env))
+
+
+def make_sealed(tmp_path: Path, cluster: Sandbox, url: str, credentials: dict[str, str]) -> Sealed:
+    env = {
+        "KUBECONFIG": str(cluster.kubeconfig),
+        "BACKUPD_CONFIG": str(tmp_path / "config" / "config.yaml"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+        **credentials,
+    }
+    sealed = Sealed(env, url, credentials, tmp_path / "keys")
+    sealed.ok("location", "add", "sealed", "--url", url, "--default")
+    sealed.ok("location", "keygen", "sealed", "--dir", str(sealed.keys))
+    sealed.ok("location", "keygen", "sealed", "--dir", str(sealed.keys), "--encryption")
+    return sealed
+
+
+@pytest.fixture(params=["minio", "gcs"])
+def sealed(request: pytest.FixtureRequest, tmp_path: Path, cluster: Sandbox) -> Sealed:
+    server = request.getfixturevalue(
+        {"minio": "minio_server", "gcs": "fake_gcs_server"}[request.param]
+    )
+    bucket = server.create_bucket(unique_bucket("sealed"))
+    return make_sealed(tmp_path, cluster, server.url(bucket, "team"), server.credentials)
+
+
+@pytest.fixture()
+def canary() -> str:
+    return f"canary-{uuid.uuid4().hex}"
+
+
+@pytest.fixture()
+def app(kube: client.ApiClient, namespace: str, canary: str) -> Iterator[str]:
+    core = client.CoreV1Api(kube)
+    core.create_namespaced_secret(namespace, secret("db", password=canary))
+    core.create_namespaced_config_map(namespace, configmap("settings", mode="prod"))
+    yield namespace
+    for ns in (f"{namespace}-r", f"{namespace}-t"):
+        with contextlib.suppress(ApiException):
+            core.delete_namespace(ns)
+
+
+def bucket_bytes(location: Location) -> bytes:
+    return b"".join(location.get_bytes(key) for key in location.list(""))
+
+
+def namespace_exists(kube: client.ApiClient, name: str) -> bool:
+    try:
+        client.CoreV1Api(kube).read_namespace(name)
+    except ApiException as e:
+        assert e.status == 404
+        return False
+    return True
+
+
+def flip_byte(location: Location, key: str, where: int) -> None:
+    data = bytearray(location.get_bytes(key))
+    data[where] ^= 0x01
+    location.put_bytes(key, bytes(data))
+
+
+def test_a_signed_encrypted_backup_round_trips_and_the_bucket_never_holds_the_secret(
+    sealed: Sealed, kube: client.ApiClient, app: str, canary: str, tmp_path: Path
+) -> None:
+    created = json.loads(
+        sealed.ok("backup", "create", "b1", "--include-namespaces", app, "-o", "json")
+    )
+    assert created["status"]["phase"] == "Completed"
+    assert created["status"]["encryption"]["algorithm"] == "AES-256-GCM-chunked-v1"
+
+    raw = sealed.raw()
+    stored = json.loads(raw.get_bytes(BackupKeys("b1").metadata))
+    assert stored["signature"]["algorithm"] == "Ed25519"
+    everything = bucket_bytes(raw)
+    assert canary.encode() not in everything
+    assert base64.b64encode(canary.encode()) not in everything
+    assert b"settings" not in everything  # even names are inside the encrypted archive
+
+    described = json.loads(sealed.ok("backup", "describe", "b1", "-o", "json"))
+    assert described["signature"]["keyId"] == stored["signature"]["keyId"]
+    shown = json.loads(
+        sealed.ok("backup", "show", "b1", "configmap/settings", "-n", app, "-o", "json")
+    )
+    assert shown["data"] == {"mode": "prod"}
+
+    res = backupctl(
+        "restore",
+        "create",
+        "--from-backup",
+        "b1",
+        "--namespace-mappings",
+        f"{app}:{app}-r",
+        "-o",
+        "json",
+        env=sealed.env,
+    )
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["status"]["phase"] == "Completed"
+    restored = client.CoreV1Api(kube).read_namespaced_secret("db", f"{app}-r")
+    assert base64.b64decode(restored.data["password"]).decode() == canary
+
+    out = tmp_path / "dl"
+    path = Path(sealed.ok("backup", "download", "b1", "-d", str(out)).strip())
+    assert path == out / "b1.tar.gz"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    with tarfile.open(path) as tar:
+        names = tar.getnames()
+    assert any(n.endswith(f"namespaces/{app}/db.json") for n in names)
+    assert "already exists" in sealed.refused("backup", "download", "b1", "-d", str(out))
+    sealed.ok("backup", "download", "b1", "-d", str(out), "--force")
+    assert sorted(os.listdir(out)) == ["b1.tar.gz"]
+
+
+def test_a_wrong_key_a_flipped_byte_in_the_archive_or_in_backup_json_is_one_line(
+    sealed: Sealed, kube: client.ApiClient, app: str, tmp_path: Path
+) -> None:
+    sealed.ok("backup", "create", "b1", "--include-namespaces", app)
+    raw = sealed.raw()
+    keys = BackupKeys("b1")
+
+    # the same location, holding only another encryption key
+    other = {**sealed.env, "BACKUPD_CONFIG": str(tmp_path / "other" / "config.yaml")}
+    config = yaml_config(sealed)
+    backupctl("location", "add", "sealed", "--url", sealed.url, "--default", env=other)
+    signing = config["signing_key"]
+    assert (
+        backupctl("location", "set", "sealed", "--signing-key", signing, env=other).returncode == 0
+    )
+    assert (
+        backupctl(
+            "location", "keygen", "sealed", "--encryption", "--dir", str(tmp_path / "k2"), env=other
+        ).returncode
+        == 0
+    )
+    line = sealed.refused("backup", "show", "b1", "configmap/settings", "-n", app, env=other)
+    assert "backup b1 is encrypted with key" in line and "which this location does not have" in line
+    line = sealed.refused(
+        "restore",
+        "create",
+        "--from-backup",
+        "b1",
+        "--namespace-mappings",
+        f"{app}:{app}-t",
+        env=other,
+    )
+    assert "which this location does not have" in line
+    assert not namespace_exists(kube, f"{app}-t")
+
+    # one flipped byte in the archive
+    archive = keys.archive()
+    original = raw.get_bytes(archive)
+    flip_byte(raw, archive, len(original) // 2)
+    line = sealed.refused("backup", "show", "b1", "configmap/settings", "-n", app)
+    assert "backup b1" in line and ("tampered" in line or "corrupt" in line)
+    line = sealed.refused(
+        "restore", "create", "--from-backup", "b1", "--namespace-mappings", f"{app}:{app}-t"
+    )
+    assert "backup b1" in line
+    assert not namespace_exists(kube, f"{app}-t")
+    raw.put_bytes(archive, original)
+    sealed.ok("backup", "show", "b1", "configmap/settings", "-n", app)
+
+    # one changed byte in backup.json (still valid JSON)
+    record = raw.get_bytes(keys.metadata)
+    assert b'"720h"' in record
+    raw.put_bytes(keys.metadata, record.replace(b'"720h"', b'"721h"'))
+    for args in (
+        ("backup", "describe", "b1"),
+        ("backup", "show", "b1", "configmap/settings", "-n", app),
+        ("backup", "download", "b1", "-d", str(tmp_path / "dl")),
+        ("restore", "create", "--from-backup", "b1", "--namespace-mappings", f"{app}:{app}-t"),
+    ):
+        line = sealed.refused(*args)
+        assert "backup b1: signature does not verify with key" in line, line
+        assert "the backup may have been tampered with" in line
+    assert not namespace_exists(kube, f"{app}-t")
+    assert not (tmp_path / "dl").exists() or not list((tmp_path / "dl").iterdir())
+
+
+def yaml_config(sealed: Sealed) -> dict[str, Any]:
+    import yaml
+
+    data = yaml.safe_load(Path(sealed.env["BACKUPD_CONFIG"]).read_text())
+    return next(e for e in data["locations"] if e["name"] == "sealed")
+
+
+def forge(location: Location, name: str, namespace: str, work: Path, keyring: Keyring) -> None:
+    """What an attacker with write access to the bucket can do: a complete backup,
+    archive, index and backup.json consistent with each other (every digest right),
+    holding a namespace and a ClusterRoleBinding of a stranger to cluster-admin."""
+    work.mkdir()
+    writer = ArchiveWriter(
+        work / "resources.gzip",
+        work / "index.jsonl",
+        compression="gzip",
+        header={"backup": name, "cluster": {}, "created": "2026-11-26T00:00:00Z"},
+    )
+    ns = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}
+    writer.add(
+        group="",
+        version="v1",
+        kind="Namespace",
+        resource="namespaces",
+        namespace=None,
+        name=namespace,
+        data=orjson.dumps(ns),
+    )
+    crb = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRoleBinding",
+        "metadata": {"name": f"{namespace}-owned"},
+        "roleRef": {
+            "apiGroup": "rbac.authorization.k8s.io",
+            "kind": "ClusterRole",
+            "name": "cluster-admin",
+        },
+        "subjects": [{"kind": "User", "name": "mallory", "apiGroup": "rbac.authorization.k8s.io"}],
+    }
+    writer.add(
+        group="rbac.authorization.k8s.io",
+        version="v1",
+        kind="ClusterRoleBinding",
+        resource="clusterrolebindings",
+        namespace=None,
+        name=crb["metadata"]["name"],
+        data=orjson.dumps(crb),
+    )
+    writer.close()
+    gzip_file(writer.index_path, work / "index.jsonl.gz")
+    keys = BackupKeys(name)
+    backup = Backup(metadata=ObjectMeta(name=name))
+    backup.spec.included_namespaces = [namespace]
+    backup.status.phase = Phase.completed
+    backup.status.namespace_counts = {namespace: 1}
+    backup.status.resource_counts = {
+        "namespaces": 1,
+        "clusterrolebindings.rbac.authorization.k8s.io": 1,
+    }
+    backup.status.archive = sealing.put_file(location, keys.archive(), writer.path)
+    backup.status.index = sealing.put_file(location, keys.index, work / "index.jsonl.gz")
+    location.put_bytes(keys.metadata, sealing.record_bytes(backup, keyring))
+
+
+def test_a_forged_backup_granting_cluster_admin_is_refused_where_the_location_has_a_key(
+    tmp_path: Path, cluster: Sandbox, kube: client.ApiClient, minio_server: Any
+) -> None:
+    bucket = minio_server.create_bucket(unique_bucket("forged"))
+    sealed = make_sealed(
+        tmp_path, cluster, minio_server.url(bucket, "team"), minio_server.credentials
+    )
+    target = f"forged-{uuid.uuid4().hex[:6]}"
+    raw = sealed.raw()
+    forge(raw, "forged", target, tmp_path / "unsigned", Keyring())
+    forge(
+        raw, "mallory", target, tmp_path / "signed", Keyring.build(signing=generate_signing_key())
+    )
+
+    # the forgery is a consistent backup: a location without keys reads it
+    plain = {**sealed.env, "BACKUPD_CONFIG": str(tmp_path / "plain.yaml")}
+    shown = backupctl(
+        "backup",
+        "show",
+        "forged",
+        "clusterrolebinding/" + f"{target}-owned",
+        "-o",
+        "json",
+        "-l",
+        sealed.url,
+        env=plain,
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)["roleRef"]["name"] == "cluster-admin"
+
+    line = sealed.refused("restore", "create", "--from-backup", "forged", "--allow-privileged")
+    assert "backup forged is not signed" in line and "--allow-unsigned" in line
+    line = sealed.refused("restore", "create", "--from-backup", "mallory", "--allow-privileged")
+    assert "signed with key" in line and "does not trust" in line
+    line = sealed.refused(
+        "restore", "create", "--from-backup", "mallory", "--allow-privileged", "--allow-unsigned"
+    )
+    assert "does not trust" in line
+    for args in (
+        ("backup", "describe", "forged"),
+        ("backup", "download", "forged", "-d", str(tmp_path / "x")),
+    ):
+        assert "not signed" in sealed.refused(*args)
+    rbac = client.RbacAuthorizationV1Api(kube)
+    with pytest.raises(ApiException) as e:
+        rbac.read_cluster_role_binding(f"{target}-owned")
+    assert e.value.status == 404
+    assert not namespace_exists(kube, target)
+    listed = backupctl("backup", "get", "-o", "json", env=sealed.env)
+    assert listed.returncode == 0 and json.loads(listed.stdout) == []
+    assert "skipping backups/forged/backup.json" in listed.stderr
