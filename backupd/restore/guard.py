@@ -126,16 +126,20 @@ def review(plan: Plan, spec: RestoreSpec, *, kube: KubeClient, targets: Targets)
     if not marked:
         return
     n = len(marked)
+    if spec.dry_run:
+        verdict = (
+            f"{FLAG} lets the restore create them"
+            if spec.allow_privileged
+            else f"a restore refuses to create them without {FLAG}"
+        )
+        plan.warnings.append(
+            f"{n} privileged item(s) grant cluster-wide power; {verdict}: " + listing(marked)
+        )
+        return
     if spec.allow_privileged:
         plan.warnings.append(
             f"{n} privileged item(s) restored ({FLAG}): they grant cluster-wide power: "
             + listing(marked)
-        )
-        return
-    if spec.dry_run:
-        plan.warnings.append(
-            f"{n} privileged item(s) grant cluster-wide power; a restore refuses to create "
-            f"them without {FLAG}: " + listing(marked)
         )
         return
     refused = [i for i in marked if _written(kube, targets, i, spec)]

@@ -9,13 +9,19 @@ import json
 from typing import Any
 
 import pytest
+from kubernetes import client as k8s_client
 
 from backupd.api.masking import MASK, mask_pair, mask_secret, mask_text, secret_values
 from backupd.api.restore import ItemResult, Outcome
 from backupd.backup.inspect import field_changes
+from backupd.cluster.client import KubeClient
+from backupd.cluster.discovery import ApiResource
+from backupd.cluster.fake import FakeTransport, status_reply
+from backupd.restore.applier import Applier
 from backupd.restore.diffing import compare, compare_fields
-from backupd.restore.planner import ItemRef, PlannedItem
+from backupd.restore.planner import ItemRef, PlannedItem, plan, select_entries
 from backupd.restore.report import log_line, secret_masking
+from tests.unit.actions import builders
 
 JSON = dict[str, Any]
 CANARY = "canary-7f3a9c-do-not-print"
@@ -213,3 +219,46 @@ def test_other_kinds_results_are_kept_as_the_server_said() -> None:
     mask = secret_masking([planned(secret({"password": B64}))])
     r = failed("ConfigMap", 'data[x]: Invalid value: "a b": bad key')
     assert mask(r) is r
+
+
+class SecretsOnly:
+    """The target's types: Secrets and Namespaces."""
+
+    def resolve(self, group: str, version: str, kind: str) -> ApiResource | None:
+        verbs = frozenset({"create", "get", "update"})
+        return {
+            "Secret": ApiResource("", "v1", "secrets", "Secret", True, verbs),
+            "Namespace": ApiResource("", "v1", "namespaces", "Namespace", False, verbs),
+        }.get(kind)
+
+
+def test_a_secret_the_api_server_refuses_with_its_value_is_recorded_without_it() -> None:
+    """A 422 whose message and causes echo the Secret's content, through the real client
+    and applier: the kept result and its log line say why, without the value."""
+    cfg = k8s_client.Configuration()
+    cfg.host = "https://api.example:6443"
+    echoed = f"Invalid value: \"{CANARY}\": invalid character 'c' looking for beginning of value"
+    refusal = status_reply(
+        422,
+        "Invalid",
+        f'Secret "db" is invalid: data[.dockerconfigjson]: {echoed}',
+        details={"causes": [{"field": "data[.dockerconfigjson]", "message": f"{echoed} ({B64})"}]},
+    )
+    s = builders.spec()
+    obj = builders.secret("db", **{".dockerconfigjson": B64})
+    the_plan = plan([(builders.entry(obj), obj)], select_entries([builders.entry(obj)], s), s)
+    (item,) = [i for i in the_plan.items if i.ref.kind == "Secret"]
+    with KubeClient(cfg, transport=FakeTransport(refusal)) as kube:
+        raw = Applier(kube, SecretsOnly(), s).apply_item(item)  # type: ignore[arg-type]
+    assert raw.reason is not None and CANARY in raw.reason  # the server did echo it
+
+    kept = secret_masking(the_plan.items)(raw)
+
+    assert kept.outcome is Outcome.failed
+    assert kept.reason is not None
+    assert kept.reason.startswith(
+        f'422 Secret "db" is invalid: data[.dockerconfigjson]: Invalid value: {MASK}: '
+        "invalid character 'c' looking for beginning of value"
+    )
+    line = log_line(kept, datetime.datetime(2026, 11, 26, tzinfo=datetime.UTC))
+    assert leaks(kept.model_dump_json()) == [] and leaks(line) == []
