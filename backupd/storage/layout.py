@@ -123,7 +123,12 @@ class BackupKeys(_Keys):
 
     def expected(self, compression: Compression = "gzip") -> dict[str, str]:
         """The key of each object a backup records, by role."""
-        return {"archive": self.archive(compression), "index": self.index, "log": self.log}
+        return {
+            "archive": self.archive(compression),
+            "index": self.index,
+            "log": self.log,
+            "volumesnapshots": self.volumesnapshots,
+        }
 
     def mismatches(self, compression: Compression, recorded: dict[str, str | None]) -> list[str]:
         """Why the keys a stored record names (role -> key, None: not recorded) are not

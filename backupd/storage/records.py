@@ -72,10 +72,9 @@ def _checked(location: Location, model: type[R], document: dict[str, Any], name:
     record = _validate(model, document)
     if isinstance(record, Backup):
         st = record.status
-        recorded = {
-            role: obj.key if obj else None
-            for role, obj in (("archive", st.archive), ("index", st.index), ("log", st.log))
-        }
+        stored = {"archive": st.archive, "index": st.index, "log": st.log}
+        stored["volumesnapshots"] = getattr(st, "volume_snapshots", None)
+        recorded = {role: obj.key if obj else None for role, obj in stored.items()}
         problems = BackupKeys(name).mismatches(record.spec.compression, recorded)
         if problems:
             return f"not a valid backup record: {problems[0]}"
