@@ -305,3 +305,30 @@ class Keyring:
 
 
 EMPTY = Keyring()
+
+
+TRUSTED_DATA_KEY = "trusted.keys"
+OLD_ENCRYPTION_DATA_KEY = "old-encryption.keys"
+
+
+def keyring_from_secret(data: Mapping[str, bytes], source: str) -> Keyring:
+    """The keyring held in one Secret (for the controller: a location's `keys` Secret).
+
+    signing.key          an Ed25519 private key (PEM)
+    trusted.keys         older public keys, one `ed25519:<base64>` per line
+    encryption.key       the KEK new backups are encrypted with (base64)
+    old-encryption.keys  rotated KEKs, one base64 key per line
+    """
+
+    def lines(key: str) -> list[bytes]:
+        return [ln.strip() for ln in data.get(key, b"").splitlines() if ln.strip()]
+
+    signing = data.get(SIGNING_DATA_KEY)
+    kek = data.get(ENCRYPTION_DATA_KEY)
+    trusted, old = f"{source}#{TRUSTED_DATA_KEY}", f"{source}#{OLD_ENCRYPTION_DATA_KEY}"
+    return Keyring.build(
+        signing=parse_signing_key(signing, f"{source}#{SIGNING_DATA_KEY}") if signing else None,
+        trusted=[parse_public_key(k, trusted) for k in lines(TRUSTED_DATA_KEY)],
+        kek=parse_kek(kek, f"{source}#{ENCRYPTION_DATA_KEY}") if kek else None,
+        old_keks=[parse_kek(k, old) for k in lines(OLD_ENCRYPTION_DATA_KEY)],
+    )

@@ -14,6 +14,7 @@ from backupd.trust.keys import (
     SecretRef,
     generate_kek,
     generate_signing_key,
+    keyring_from_secret,
     load_ref,
     parse_kek,
     parse_public_key,
@@ -116,3 +117,22 @@ def test_a_keyring_trusts_its_signing_key_and_keeps_old_keks() -> None:
     assert set(ring.keks) == {kek.key_id, old.key_id} and ring.requires_signature
     assert ring.describe()["old_encryption_keys"] == [old.key_id]
     assert not Keyring().requires_signature and not ring.allowing_unsigned().requires_signature
+
+
+def test_a_keys_secret_gives_the_whole_keyring() -> None:
+    signing, old = generate_signing_key(), generate_signing_key()
+    kek, old_kek = generate_kek(), generate_kek()
+    data = {
+        "signing.key": signing.pem(),
+        "trusted.keys": old.verify_key.text().encode() + b"\n\n",
+        "encryption.key": kek.text(),
+        "old-encryption.keys": old_kek.text(),
+    }
+    ring = keyring_from_secret(data, "Secret backupd/keys")
+    assert ring.signing is not None and ring.signing.key_id == signing.key_id
+    assert set(ring.trusted) == {signing.key_id, old.key_id}
+    assert ring.kek is not None and ring.kek.key_id == kek.key_id
+    assert set(ring.keks) == {kek.key_id, old_kek.key_id}
+    assert keyring_from_secret({}, "s") == Keyring()
+    with pytest.raises(UserInputError, match=r"Secret backupd/keys#encryption\.key"):
+        keyring_from_secret({"encryption.key": b"AAAA"}, "Secret backupd/keys")
