@@ -166,6 +166,7 @@ def get(
         "--cluster",
         help="with --latest: choose among this cluster's backups (kube-system UID or server URL)",
     ),
+    allow_unsigned: bool = AllowUnsignedOption,
     location: str = LocationOption,
     kubeconfig: str = KubeconfigOption,
     context: str = ContextOption,
@@ -173,7 +174,7 @@ def get(
 ) -> None:
     """List backups in a location (only committed ones), newest first, with their scope
     and the cluster they came from."""
-    loc = resolve_location(location, access_mode="ReadOnly")
+    loc = resolve_location(location, access_mode="ReadOnly", allow_unsigned=allow_unsigned)
     listing = records.list_backups(loc)
     for skipped in listing.skipped:
         warn(str(skipped))
@@ -216,9 +217,11 @@ def describe(
 
 
 @app.command()
-def logs(name: str, location: str = LocationOption) -> None:
+def logs(
+    name: str, allow_unsigned: bool = AllowUnsignedOption, location: str = LocationOption
+) -> None:
     """Print a backup's log."""
-    loc = resolve_location(location, access_mode="ReadOnly")
+    loc = resolve_location(location, access_mode="ReadOnly", allow_unsigned=allow_unsigned)
     backup = stored.load(loc, name)
     if backup.status.log is None:
         raise NotFoundError(f"backup {name} has no log")
