@@ -355,3 +355,39 @@ def test_a_forged_backup_granting_cluster_admin_is_refused_where_the_location_ha
     listed = backupctl("backup", "get", "-o", "json", env=sealed.env)
     assert listed.returncode == 0 and json.loads(listed.stdout) == []
     assert "skipping backups/forged/backup.json" in listed.stderr
+
+
+def test_after_keygen_rotates_both_keys_old_backups_still_verify_and_decrypt(
+    tmp_path: Path, cluster: Sandbox, app: str
+) -> None:
+    sealed = make_sealed(tmp_path, cluster, (tmp_path / "store").as_uri(), {})
+    sealed.ok("backup", "create", "old", "--include-namespaces", app)
+    before = json.loads(sealed.ok("backup", "describe", "old", "-o", "json"))
+
+    made = json.loads(
+        sealed.ok("location", "keygen", "sealed", "--dir", str(sealed.keys), "-o", "json")
+    )
+    assert made["keys"]["trusted_keys"] == sorted(
+        [before["signature"]["keyId"], made["signing_key"]]
+    )
+    sealed.ok("location", "keygen", "sealed", "--dir", str(sealed.keys), "--encryption")
+    for key_file in sealed.keys.iterdir():
+        assert stat.S_IMODE(key_file.stat().st_mode) == 0o600, key_file
+    sealed.ok("backup", "create", "new", "--include-namespaces", app)
+    after = json.loads(sealed.ok("backup", "describe", "new", "-o", "json"))
+
+    assert after["signature"]["keyId"] == made["signing_key"] != before["signature"]["keyId"]
+    assert after["status"]["encryption"]["keyId"] != before["status"]["encryption"]["keyId"]
+    for name in ("old", "new"):
+        shown = json.loads(
+            sealed.ok("backup", "show", name, "configmap/settings", "-n", app, "-o", "json")
+        )
+        assert shown["data"] == {"mode": "prod"}
+
+    sealed.ok("location", "set", "sealed", "--untrust-key", before["signature"]["keyId"])
+    line = sealed.refused("backup", "show", "old", "configmap/settings", "-n", app)
+    assert (
+        f"signed with key {before['signature']['keyId']}, which this location does not trust"
+        in line
+    )
+    sealed.ok("backup", "show", "new", "configmap/settings", "-n", app)
