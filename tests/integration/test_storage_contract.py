@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import socket
+import subprocess
 import threading
 import tracemalloc
 from collections.abc import Iterator
@@ -14,8 +16,11 @@ from typing import BinaryIO
 import pytest
 
 from backupd.errors import IntegrityError, ReadOnlyLocation, StorageNotFound, UserInputError
+from backupd.storage import catalog
 from backupd.storage.base import ObjectExists, ObjectNotFound
+from backupd.storage.claims import Claim
 from backupd.storage.location import AccessMode, Location
+from backupd.storage.staging import Owner
 from tests.fixtures.objectstores import StoreTarget
 
 pytestmark = pytest.mark.integration
@@ -305,4 +310,23 @@ def test_a_failed_multipart_upload_is_aborted(store: StoreTarget) -> None:
     body, _ = stream(24 * MIB, fail_after=12 * MIB)
     with pytest.raises(OSError, match="the source broke"):
         location.put("backups/a/resources.tar.gz", body)
+    assert location.pending_uploads("backups/") == []
+
+
+def test_deleting_a_backup_that_never_completed_removes_its_debris(
+    store: StoreTarget, location: Location
+) -> None:
+    killed = subprocess.Popen(["true"])
+    killed.wait()
+    writer = Owner(killed.pid, None, socket.gethostname(), Owner.me().boot)
+    claim = Claim("backups", "never", "t0ken", writer, "2026-11-26T10:00:00+00:00")
+    location.put_bytes_if_absent(claim.key, claim.to_bytes())
+    location.put_bytes("backups/never/index.json.gz", b"index")
+    start_unfinished_upload(store, location, "backups/never/resources.tar.gz")
+    location.put_bytes("backups/neverland/backup.json", b"{}")
+    doomed = catalog.deletion(location, "never")
+    assert doomed.objects == ["backups/never/claim.json", "backups/never/index.json.gz"]
+    assert len(doomed.uploads) == (0 if store.kind == "gcs" else 1)
+    doomed.execute()
+    assert location.list("backups/") == ["backups/neverland/backup.json"]
     assert location.pending_uploads("backups/") == []
