@@ -26,7 +26,9 @@ def sandbox_dir(name: str) -> Path:
 @app.command()
 def build(
     components: list[str] = typer.Argument(
-        None, help="kubernetes, etcd, kwok, minio, fakegcs (default: all)"
+        None,
+        help="kubernetes, etcd, kwok, minio, fakegcs, csi-snapshotter, csi-provisioner, "
+        "csi-driver (default: all)",
     ),
 ) -> None:
     """Build the control plane and object store binaries from Go modules (cached)."""
@@ -49,18 +51,39 @@ def up(
         None, "--port", help="API server port on 127.0.0.1 (default: a free one)"
     ),
     nodes: int = typer.Option(1, "--nodes", min=1, help="number of fake kwok nodes"),
+    csi: bool = typer.Option(
+        False, "--csi", help="also start the CSI stack (driver, provisioner, snapshotter)"
+    ),
+    csi_data_dir: Path = typer.Option(
+        None, "--csi-data-dir", help="the CSI driver's data directory (share it between sandboxes)"
+    ),
 ) -> None:
     """Start a sandbox in the background and print how to use it."""
     started = time.monotonic()
+    extra = ", CSI driver and sidecars" if csi else ""
     info(
-        f"starting sandbox {name!r} (etcd, kube-apiserver, controller-manager, scheduler, kwok)..."
+        f"starting sandbox {name!r} "
+        f"(etcd, kube-apiserver, controller-manager, scheduler, kwok{extra})..."
     )
-    box = Sandbox(sandbox_dir(name), name=name, api_port=port, nodes=nodes, detach=True)
+    if csi:
+        for component in binaries.CSI_STACK:
+            binaries.ensure_built(component, log=info)
+    box = Sandbox(
+        sandbox_dir(name),
+        name=name,
+        api_port=port,
+        nodes=nodes,
+        detach=True,
+        csi=csi,
+        csi_data_dir=csi_data_dir,
+    )
     state = box.start()
     info(f"sandbox {name!r} is ready at {state.server} in {time.monotonic() - started:.1f}s")
     typer.echo(f"export KUBECONFIG={state.kubeconfig}")
     # kubectl, built with the control plane, on PATH: `eval "$(backupctl sandbox up)"`.
     typer.echo(f'export PATH="{binaries.binary_dir("kubernetes")}:$PATH"')
+    if state.csi_data_dir:
+        info(f"CSI volumes live in {state.csi_data_dir}/volumes/<the PV's volumeHandle>")
 
 
 @app.command()

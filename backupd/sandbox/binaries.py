@@ -31,6 +31,8 @@ class Component:
     name: str
     binaries: tuple[str, ...]
     ldflags: str = ""
+    # The module holds our own Go sources (not only tool lines): they are part of the key.
+    own_sources: bool = False
 
 
 # Binary names are the last element of each tool path in the component's go.mod;
@@ -52,10 +54,15 @@ COMPONENTS: dict[str, Component] = {
         Component("kwok", ("kwok",)),
         Component("minio", ("minio",)),
         Component("fakegcs", ("fake-gcs-server",)),
+        Component("csi-snapshotter", ("csi-snapshotter", "snapshot-controller")),
+        Component("csi-provisioner", ("csi-provisioner",)),
+        Component("csi-driver", ("csi-dirdriver",), own_sources=True),
     )
 }
 CONTROL_PLANE = ("kubernetes", "etcd", "kwok")
 OBJECT_STORES = ("minio", "fakegcs")
+# The sandbox's CSI stack (`sandbox up --csi`): sidecars from upstream, our own driver.
+CSI_STACK = ("csi-snapshotter", "csi-provisioner", "csi-driver")
 # Built name (last element of the module path) -> the name we give it.
 _RENAMES = {"server": "etcd"}
 
@@ -88,6 +95,10 @@ def cache_key(component: str, go_version: str) -> str:
         path = module / name
         if path.exists():
             digest.update(path.read_bytes())
+    if COMPONENTS[component].own_sources:
+        for source in sorted(module.rglob("*.go")):
+            digest.update(str(source.relative_to(module)).encode())
+            digest.update(source.read_bytes())
     return digest.hexdigest()[:12]
 
 

@@ -54,6 +54,7 @@ class SandboxState:
     kubeconfig: str
     pids: dict[str, int] = field(default_factory=dict)
     started_at: float = 0.0
+    csi_data_dir: str = ""  # set when the CSI stack runs (sandbox/csi.py)
 
     @property
     def server(self) -> str:
@@ -110,12 +111,17 @@ class Sandbox:
         api_port: int | None = None,
         nodes: int = 1,
         detach: bool = False,
+        csi: bool = False,
+        csi_data_dir: Path | None = None,
     ) -> None:
         self.directory = directory.resolve()
         self.name = name
         self.requested_api_port = api_port
         self.nodes = nodes
         self.detach = detach
+        self.csi = csi
+        # Outside the sandbox directory when given, so two sandboxes can share it.
+        self.csi_data_dir = (csi_data_dir or self.directory / "csi-data").resolve()
         self.processes: list[Process] = []
         self.state: SandboxState | None = None
 
@@ -171,6 +177,8 @@ class Sandbox:
             self._start_kwok(kwok_bin)
             self._create_nodes()
             self._wait_for_cluster(timeout)
+            if self.csi:
+                self._start_csi(timeout)
         except BaseException:
             self.stop()
             raise
@@ -305,6 +313,20 @@ class Sandbox:
                 f"--config={STAGES}",
                 "--node-lease-duration-seconds=40",
             ],
+        )
+
+    def _start_csi(self, timeout: float) -> None:
+        from backupd.sandbox.csi import start_stack
+
+        assert self.state is not None
+        self.state.csi_data_dir = str(self.csi_data_dir)
+        start_stack(
+            self._spawn,
+            kubeconfig=self.kubeconfig,
+            directory=self.directory,
+            data_dir=self.csi_data_dir,
+            processes=self.processes,
+            timeout=timeout,
         )
 
     def _create_nodes(self) -> None:
