@@ -30,6 +30,9 @@ class SecretRef(Model):
 class StorageLocationSpec(Model):
     url: str
     credential: SecretRef | None = None
+    # The location's keys (backupd.trust.keys.keyring_from_secret): a Secret with
+    # signing.key, trusted.keys, encryption.key and old-encryption.keys, each optional.
+    keys: SecretRef | None = None
     default: bool = False
     access_mode: LocationAccessMode = LocationAccessMode.read_write
 

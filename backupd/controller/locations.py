@@ -20,6 +20,7 @@ from backupd.api.location import LocationAccessMode, LocationPhase, StorageLocat
 from backupd.controller.resources import Resources
 from backupd.errors import BackupdError, NotFoundError, UserInputError
 from backupd.storage.location import Location, open_location
+from backupd.trust.keys import keyring_from_secret
 
 PLURAL = "storagelocations"
 log = logging.getLogger(__name__)
@@ -50,9 +51,17 @@ class Locations:
             credentials = self._secret(loc.spec.credential.name, loc.spec.credential.namespace)
         mode = "ReadOnly" if loc.spec.access_mode is LocationAccessMode.read_only else "ReadWrite"
         opened = open_location(loc.spec.url, access_mode=mode, credentials=credentials)
+        if loc.spec.keys is not None:  # signing and encryption (backupd.trust)
+            ns = loc.spec.keys.namespace or self.res.namespace
+            data = self._secret_bytes(loc.spec.keys.name, ns)
+            opened.keyring = keyring_from_secret(data, f"Secret {ns}/{loc.spec.keys.name}")
         with self._lock:
             self._cache[key] = opened
         return opened
+
+    def _secret_bytes(self, name: str, namespace: str) -> dict[str, bytes]:
+        data = self.res.kube.get(f"/api/v1/namespaces/{namespace}/secrets/{name}").get("data")
+        return {k: base64.b64decode(v) for k, v in (data or {}).items()}
 
     def _secret(self, name: str, namespace: str | None) -> dict[str, str]:
         ns = namespace or self.res.namespace
