@@ -24,13 +24,17 @@ pytestmark = pytest.mark.integration
 @pytest.fixture()
 def old_bucket(cluster: Sandbox, kube: client.ApiClient, namespace: str, tmp_path: Path) -> str:
     """A bucket holding two backups of `cluster`, one of them made by a schedule."""
-    client.CoreV1Api(kube).create_namespaced_config_map(namespace, {"metadata": {"name": "c"}, "data": {"a": "1"}})
+    client.CoreV1Api(kube).create_namespaced_config_map(
+        namespace, {"metadata": {"name": "c"}, "data": {"a": "1"}}
+    )
     url = f"file://{tmp_path / 'old-bucket'}"
     loc = open_location(url)
     kc = KubeClient.from_kubeconfig(cluster.kubeconfig)
     spec = BackupSpec(included_namespaces=[namespace])
     engine.run("manual-one", spec, kube=kc, location=loc)
-    engine.run("nightly-20260101020000", spec, kube=kc, location=loc, labels={SCHEDULE_LABEL: "nightly"})
+    engine.run(
+        "nightly-20260101020000", spec, kube=kc, location=loc, labels={SCHEDULE_LABEL: "nightly"}
+    )
     return url
 
 
@@ -40,11 +44,17 @@ def fresh(second_cluster: Sandbox, tmp_path: Path) -> Iterator[Env]:
     yield from env(second_cluster, tmp_path / "fresh")
 
 
-def test_a_new_cluster_pointed_at_an_old_bucket_lists_its_backups_and_follows_deletions(old_bucket: str, fresh: Env) -> None:
+def test_a_new_cluster_pointed_at_an_old_bucket_lists_its_backups_and_follows_deletions(
+    old_bucket: str, fresh: Env
+) -> None:
     location(fresh.res, "old", old_bucket)
     c = fresh.controller().start()
     try:
-        found = wait_for("both backups imported", lambda: len(items := fresh.res.list("backups")) == 2 and items, 30)
+        found = wait_for(
+            "both backups imported",
+            lambda: len(items := fresh.res.list("backups")) == 2 and items,
+            30,
+        )
         by_name = {b["metadata"]["name"]: b for b in found}
         assert set(by_name) == {"manual-one", "nightly-20260101020000"}
         assert phases(found) == ["Completed", "Completed"]
@@ -55,33 +65,59 @@ def test_a_new_cluster_pointed_at_an_old_bucket_lists_its_backups_and_follows_de
         # imported, never run again here
         assert "BackupStarted" not in {e["reason"] for e in events_for(fresh.admin, "manual-one")}
         deletion(open_location(old_bucket), "manual-one").execute()
-        wait_for("the deleted backup to leave the cluster", lambda: [b["metadata"]["name"] for b in fresh.res.list("backups")] == ["nightly-20260101020000"], 30)
+        wait_for(
+            "the deleted backup to leave the cluster",
+            lambda: (
+                [b["metadata"]["name"] for b in fresh.res.list("backups")]
+                == ["nightly-20260101020000"]
+            ),
+            30,
+        )
         ls = fresh.res.get("storagelocations", "old")
         assert ls is not None and ls["status"]["phase"] == "Available"
     finally:
         c.stop()
 
 
-def test_an_expired_backup_in_a_read_only_location_is_kept_until_it_can_be_deleted(cluster: Sandbox, kube: client.ApiClient, namespace: str, tmp_path: Path) -> None:
-    client.CoreV1Api(kube).create_namespaced_config_map(namespace, {"metadata": {"name": "c"}, "data": {"a": "1"}})
+@pytest.fixture()
+def ctl(cluster: Sandbox, tmp_path: Path) -> Iterator[Env]:
+    yield from env(cluster, tmp_path)
+
+
+def test_an_expired_backup_in_a_read_only_location_is_kept_until_it_can_be_deleted(
+    cluster: Sandbox, ctl: Env, kube: client.ApiClient, namespace: str, tmp_path: Path
+) -> None:
+    client.CoreV1Api(kube).create_namespaced_config_map(
+        namespace, {"metadata": {"name": "c"}, "data": {"a": "1"}}
+    )
     url = f"file://{tmp_path / 'bucket'}"
-    engine.run("short-lived", BackupSpec(included_namespaces=[namespace], ttl="1s"), kube=KubeClient.from_kubeconfig(cluster.kubeconfig), location=open_location(url))
-    for ctl in env(cluster, tmp_path):
-        location(ctl.res, "ro", url, accessMode="ReadOnly")
-        c = ctl.controller().start()
-        try:
-            pending = wait_for(
-                "the deletion to be pending",
-                lambda: (b := ctl.res.get("backups", "short-lived")) and b["metadata"].get("annotations", {}).get(DELETION_PENDING) and b,
-                30,
-            )
-            assert pending["metadata"]["annotations"][DELETION_PENDING] == "location ro is ReadOnly"
-            assert committed_names(open_location(url)) == ["short-lived"]
-            assert "DeletionPending" in {e["reason"] for e in events_for(ctl.admin, "short-lived")}
-            assert (c.metric("backupd_gc_deletions_total", result="failed") or 0) >= 1
-            ctl.res.patch("storagelocations", "ro", {"spec": {"accessMode": "ReadWrite"}})
-            wait_for("the backup to be deleted", lambda: ctl.res.get("backups", "short-lived") is None, 30)
-            assert committed_names(open_location(url)) == []
-            assert open_location(url).list("backups/short-lived/") == []
-        finally:
-            c.stop()
+    engine.run(
+        "short-lived",
+        BackupSpec(included_namespaces=[namespace], ttl="1s"),
+        kube=KubeClient.from_kubeconfig(cluster.kubeconfig),
+        location=open_location(url),
+    )
+    location(ctl.res, "ro", url, accessMode="ReadOnly")
+    c = ctl.controller().start()
+    try:
+        pending = wait_for(
+            "the deletion to be pending",
+            lambda: (
+                (b := ctl.res.get("backups", "short-lived"))
+                and b["metadata"].get("annotations", {}).get(DELETION_PENDING)
+                and b
+            ),
+            30,
+        )
+        assert pending["metadata"]["annotations"][DELETION_PENDING] == "location ro is ReadOnly"
+        assert committed_names(open_location(url)) == ["short-lived"]
+        assert "DeletionPending" in {e["reason"] for e in events_for(ctl.admin, "short-lived")}
+        assert (c.metric("backupd_gc_deletions_total", result="failed") or 0) >= 1
+        ctl.res.patch("storagelocations", "ro", {"spec": {"accessMode": "ReadWrite"}})
+        wait_for(
+            "the backup to be deleted", lambda: ctl.res.get("backups", "short-lived") is None, 30
+        )
+        assert committed_names(open_location(url)) == []
+        assert open_location(url).list("backups/short-lived/") == []
+    finally:
+        c.stop()
