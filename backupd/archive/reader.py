@@ -89,20 +89,36 @@ def _index_error(source: str, problem: str) -> ArchiveError:
     return ArchiveError(f"the index of {source} is refused: {problem}")
 
 
-def _read_lines(readline: Callable[[int], bytes], source: str) -> Index:
+def _lines(
+    chunks: Iterable[bytes], counted: list[int], digest: Any, source: str
+) -> Iterator[bytes]:
+    """Lines (without their newline) of a stream of chunks; never a line longer than
+    MAX_INDEX_LINE or a stream longer than MAX_INDEX_BYTES held."""
+    carry = b""
+    for chunk in chunks:
+        counted[0] += len(chunk)
+        if counted[0] > MAX_INDEX_BYTES:
+            raise _index_error(source, f"it is larger than {MAX_INDEX_BYTES} bytes")
+        digest.update(chunk)
+        lines = (carry + chunk).split(b"\n")
+        carry = lines.pop()
+        if len(carry) > MAX_INDEX_LINE:
+            raise _index_error(source, f"a line is longer than {MAX_INDEX_LINE} bytes")
+        yield from lines
+    if carry:
+        yield carry
+
+
+def _read_lines(chunks: Iterable[bytes], source: str) -> Index:
     header: dict[str, Any] | None = None
     entries: list[IndexEntry] = []
     by_path: dict[str, IndexEntry] = {}
     digest = hashlib.sha256()
-    size = lineno = 0
-    while line := readline(MAX_INDEX_LINE + 1):
-        lineno += 1
-        size += len(line)
-        digest.update(line)
+    counted = [0]
+    from_dict = IndexEntry.from_dict
+    for lineno, line in enumerate(_lines(chunks, counted, digest, source), start=1):
         if len(line) > MAX_INDEX_LINE:
             raise _index_error(source, f"line {lineno} is longer than {MAX_INDEX_LINE} bytes")
-        if size > MAX_INDEX_BYTES:
-            raise _index_error(source, f"it is larger than {MAX_INDEX_BYTES} bytes")
         try:
             value = orjson.loads(line)
         except orjson.JSONDecodeError:
@@ -118,22 +134,23 @@ def _read_lines(readline: Callable[[int], bytes], source: str) -> Index:
         if len(entries) >= MAX_ITEMS:
             raise _index_error(source, f"it lists more than {MAX_ITEMS} items")
         try:
-            entry = IndexEntry.from_dict(value)
+            entry = from_dict(value)
         except InvalidEntry as e:
             raise _index_error(source, f"line {lineno}: {e}") from None
-        if by_path.setdefault(entry.path, entry) is not entry:
-            raise _index_error(source, f"line {lineno} lists {entry.path} a second time")
+        path = entry.path
+        if by_path.setdefault(path, entry) is not entry:
+            raise _index_error(source, f"line {lineno} lists {path} a second time")
         entries.append(entry)
     if header is None:
         raise _index_error(source, "it is empty")
-    return Index(header, entries, by_path, size, digest.hexdigest())
+    return Index(header, entries, by_path, counted[0], digest.hexdigest())
 
 
 def read_index(stream: BinaryIO, source: str) -> Index:
     """The stored index (gzip JSON lines) from `stream`; `source` names the backup."""
     try:
-        with gzip.GzipFile(fileobj=stream, mode="rb") as lines, _bulk():
-            return _read_lines(lines.readline, source)
+        with gzip.GzipFile(fileobj=stream, mode="rb") as plain, _bulk():
+            return _read_lines(iter(lambda: plain.read(_CHUNK), b""), source)
     except _DECOMPRESS_ERRORS as e:
         raise _index_error(source, f"it is not valid gzip ({type(e).__name__}: {e})") from None
 
@@ -142,8 +159,7 @@ def read_index_lines(
     lines: Iterable[bytes], source: str
 ) -> tuple[dict[str, Any], list[IndexEntry]]:
     """An index from plain JSON lines (each at most MAX_INDEX_LINE bytes)."""
-    it = iter(lines)
-    index = _read_lines(lambda _limit: next(it, b""), source)
+    index = _read_lines(lines, source)
     return index.header, index.entries
 
 
@@ -331,15 +347,21 @@ class ArchiveReader:
         if index is None and entries is not None:
             index = Index.of({}, entries, self.source)
         index = index or self._inner_index()
-        wanted = {e.path for e in entries} if entries is not None else None
+        # The index's own entries, by identity: no second copy of 200k paths in memory.
+        wanted = None
+        if entries is not None:
+            wanted = {id(index.by_path.get(e.path)) for e in entries}
+            wanted.discard(id(None))
         kept: list[tuple[IndexEntry, bytes]] = []
 
         def keep(entry: IndexEntry, data: bytes) -> None:
-            if wanted is None or entry.path in wanted:
+            if wanted is None or id(entry) in wanted:
                 kept.append((entry, data))
 
         self.scan(keep, index)
-        for entry, data in kept:
+        kept.reverse()
+        while kept:  # each member's bytes are let go once parsed
+            entry, data = kept.pop()
             yield entry, parse_object(entry, data, self.source)
 
     def read(self, path: str) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from backupd.archive.format import BLOCK, MAX_HEADER_DATA, MIB, padded
 
@@ -47,8 +47,7 @@ class TarProblem(Exception):
     """What is wrong with a tar stream; the archive reader names the backup."""
 
 
-@dataclass(frozen=True, slots=True)
-class Member:
+class Member(NamedTuple):
     name: str
     size: int
     directory: bool = False
@@ -79,9 +78,12 @@ def _number(field: bytes, what: str) -> int:
 
 def _checksum_ok(block: bytes) -> bool:
     """The header's sum with its checksum field as spaces (some writers sum signed bytes)."""
+    text = block[148:156].strip(b" \0")
+    if not text.isdigit():
+        return False
     try:
-        stored = _number(block[148:156], "checksum")
-    except TarProblem:
+        stored = int(text, 8)
+    except ValueError:
         return False
     # Zero bytes add nothing: summing the others is several times faster.
     unsigned = sum(block.translate(None, b"\0")) - sum(block[148:156]) + 8 * 32
