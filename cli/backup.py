@@ -12,7 +12,7 @@ import typer
 import yaml
 
 from backupd.api.backup import Backup, BackupSpec, ClusterResources
-from backupd.api.common import Phase
+from backupd.api.common import Phase, parse_duration
 from backupd.api.masking import mask_secret
 from backupd.api.progress import Callbacks
 from backupd.backup import engine, stored
@@ -20,9 +20,14 @@ from backupd.backup import verify as verifying
 from backupd.backup.inspect import diff_indexes, field_changes
 from backupd.backup.selection import split_csv
 from backupd.cluster.identity import current_cluster
-from backupd.errors import BackupdError, NotFoundError, UserInputError
-from backupd.storage import catalog, records, sealing
+from backupd.errors import ArchiveError, BackupdError, NotFoundError, UserInputError
+from backupd.snapshots import deletion as snapshot_deletion
+from backupd.snapshots.backup import take_all as take_volume_snapshots
+from backupd.snapshots.csi import classes as snapshot_classes
+from backupd.snapshots.plan import check_class as check_snapshot_class
+from backupd.storage import catalog, records, sealing, volumesnapshots
 from backupd.storage.layout import BackupKeys, validate_name
+from backupd.storage.location import Location
 from cli import backup_view
 from cli.common import ContextOption, KubeconfigOption, LocationOption, kube_client, progress_bar
 from cli.config import resolve_location
@@ -61,6 +66,20 @@ def create(
     ),
     ttl: str = typer.Option("720h", "--ttl", help="how long to keep it, e.g. 720h, 30d"),
     compression: str = typer.Option("gzip", "--compression", help="gzip or zstd"),
+    snapshot_volumes: bool = typer.Option(
+        None,
+        "--snapshot-volumes/--no-snapshot-volumes",
+        help="snapshot the claims' volumes (default: when the cluster has snapshot classes)",
+    ),
+    snapshot_class: str = typer.Option(
+        None, "--snapshot-class", help="VolumeSnapshotClass for its driver (default: the default)"
+    ),
+    snapshot_timeout: str = typer.Option(
+        "10m", "--snapshot-timeout", help="how long a snapshot may take to become ready"
+    ),
+    snapshot_concurrency: int = typer.Option(
+        4, "--snapshot-concurrency", min=1, max=64, help="snapshots in flight at once"
+    ),
     encryption_key: str = typer.Option(
         None,
         "--encryption-key",
@@ -85,13 +104,25 @@ def create(
         include_cluster_resources=include_cluster_resources,
         ttl=ttl,
         compression=compression,  # type: ignore[arg-type]  # checked above
+        snapshot_volumes=snapshot_volumes,
+        snapshot_class=snapshot_class,
+        snapshot_timeout=snapshot_timeout,
+        snapshot_concurrency=snapshot_concurrency,
     )
+    parse_duration(snapshot_timeout)
     loc = resolve_location(location, encryption_key=encryption_key)
     spec.storage_location = loc.url
     started = time.monotonic()
     with kube_client(kubeconfig, context) as kube, progress_bar(f"backup {name}") as update:
+        if snapshot_class and snapshot_volumes is not False:
+            check_snapshot_class(snapshot_class, snapshot_classes(kube))  # before anything
         backup = engine.run(
-            name, spec, kube=kube, location=loc, report=Callbacks(on_progress=update)
+            name,
+            spec,
+            kube=kube,
+            location=loc,
+            report=Callbacks(on_progress=update),
+            volumes=take_volume_snapshots,
         )
     elapsed = time.monotonic() - started
     st = backup.status
@@ -210,10 +241,17 @@ def describe(
     loc = resolve_location(location, access_mode="ReadOnly", allow_unsigned=allow_unsigned)
     backup = stored.load(loc, name)
     data = backup.to_json_dict()
+    volumes = volumesnapshots.load(loc, backup) if details else None
     if not details:
         data["status"].pop("resourceCounts", None)  # type: ignore[attr-defined]
         data["status"].pop("namespaceCounts", None)  # type: ignore[attr-defined]
-    emit(data, output, lambda: backup_view.print_description(backup, details=details))
+    elif volumes is not None:
+        data["volumeSnapshots"] = volumes.to_json_dict()["items"]
+    emit(
+        data,
+        output,
+        lambda: backup_view.print_description(backup, details=details, volumes=volumes),
+    )
 
 
 @app.command()
@@ -257,8 +295,11 @@ def delete(
     name: str,
     yes: bool = typer.Option(False, "--yes", "-y", help="do not ask for confirmation"),
     location: str = LocationOption,
+    kubeconfig: str = KubeconfigOption,
+    context: str = ContextOption,
 ) -> None:
-    """Delete a backup from storage (its metadata first, so it is never half-listed)."""
+    """Delete a backup from storage (its metadata first, so it is never half-listed), and
+    its volume snapshots; snapshots that cannot be deleted yet are recorded and retried."""
     loc = resolve_location(location)
     doomed = catalog.deletion(loc, name)
     if not yes:
@@ -267,8 +308,27 @@ def delete(
         typer.confirm(
             f"delete backup {name} ({len(doomed.objects)} objects) from {loc.url}?", abort=True
         )
+    _delete_snapshots(loc, name, kubeconfig, context)
     deleted = doomed.execute()
     info(f"backup {name} deleted ({deleted} objects)")
+
+
+def _delete_snapshots(
+    loc: Location, name: str, kubeconfig: str | None, context: str | None
+) -> None:
+    """The backup's snapshots (and any an earlier delete left) go first; those that
+    cannot are recorded under pending-deletions/ and retried by every later delete."""
+    try:
+        snapshot_deletion.remember(loc, records.load_backup(loc, name))
+    except NotFoundError:
+        pass  # never committed: it recorded no snapshots
+    except ArchiveError as e:
+        warn(f"the volume snapshots of backup {name} cannot be read, so not deleted: {e}")
+    outcome = snapshot_deletion.retry_pending(loc, kube=lambda: kube_client(kubeconfig, context))
+    if outcome.deleted:
+        info(f"deleted {len(outcome.deleted)} volume snapshot(s)")
+    for why in outcome.left:
+        warn(f"volume snapshot not deleted yet (recorded, retried by the next delete): {why}")
 
 
 @app.command()

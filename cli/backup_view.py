@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 from rich.markup import escape
 
 from backupd.api.backup import Backup, ClusterInfo
+from backupd.api.snapshots import VolumeSnapshots
 from backupd.errors import NotFoundError
 from backupd.storage.records import NoBackupChosen
 from cli.output import console, print_table
@@ -77,7 +78,7 @@ def row(b: Backup) -> list[str]:
     ]
 
 
-def print_description(b: Backup, *, details: bool) -> None:
+def print_description(b: Backup, *, details: bool, volumes: VolumeSnapshots | None = None) -> None:
     st, spec = b.status, b.spec
     p = console.print
     p(f"[bold]Name:[/]         {b.metadata.name}", highlight=False)
@@ -126,3 +127,25 @@ def print_description(b: Backup, *, details: bool) -> None:
         print_table(
             ["NAMESPACE", "ITEMS"], sorted(st.namespace_counts.items()), title="Per namespace"
         )
+        if volumes is not None:
+            print_volumes(volumes)
+
+
+def print_volumes(volumes: VolumeSnapshots) -> None:
+    """`backup describe --details`: each claim's snapshot, its size, driver and state."""
+    print_table(
+        ["CLAIM", "DRIVER", "SIZE", "RESTORE SIZE", "SNAPSHOT", "STATE", "MESSAGE"],
+        [
+            (
+                f"{v.namespace}/{v.claim}",
+                v.driver or "-",
+                human_size(v.size) if v.size else "-",
+                human_size(v.restore_size) if v.restore_size else "-",
+                v.snapshot_handle or "-",
+                v.state.value,
+                v.message or "",
+            )
+            for v in volumes.items
+        ],
+        title="Volumes",
+    )

@@ -9,7 +9,7 @@ from typing import Any
 import typer
 
 from backupd.api.backup import ClusterResources
-from backupd.api.common import Phase
+from backupd.api.common import Phase, parse_duration
 from backupd.api.progress import Callbacks
 from backupd.api.restore import ExistingResourcePolicy, ItemResult, Outcome, Restore, RestoreSpec
 from backupd.errors import BackupdError, UserInputError
@@ -149,6 +149,17 @@ def create(
         "webhooks, privileged or host Pods); refused without it",
     ),
     preserve_nodeports: bool = typer.Option(False, "--preserve-nodeports"),
+    restore_volumes: bool = typer.Option(
+        True,
+        "--restore-volumes/--no-restore-volumes",
+        help="recreate claims that had a snapshot from it, with their data",
+    ),
+    volume_timeout: str = typer.Option(
+        "10m", "--volume-timeout", help="how long to wait for those claims to be Bound"
+    ),
+    zone_mappings: list[str] = typer.Option(
+        None, "--zone-mappings", help="EBS: SOURCE:TARGET availability zones, e.g. a:b"
+    ),
     allow_unsigned: bool = AllowUnsignedOption,
     dry_run: bool = typer.Option(False, "--dry-run", help="print the plan; change nothing"),
     any_cluster: bool = typer.Option(
@@ -186,7 +197,11 @@ def create(
         ),
         preserve_nodeports=preserve_nodeports,
         dry_run=dry_run,
+        restore_volumes=restore_volumes,
+        volume_timeout=volume_timeout,
+        zone_mappings=_mappings(zone_mappings, "zone"),
     )
+    parse_duration(volume_timeout)
     if name is not None:
         validate_name(name, "restore")
     loc = resolve_location(location, allow_unsigned=allow_unsigned)
@@ -307,6 +322,14 @@ def describe(
         if skipped:
             lines.append("Skipped:")
             lines += [f"  {n:>5}  {reason}" for reason, n in skipped.most_common()]
+        if s.volumes:
+            lines.append("Volumes:")
+            lines += [
+                f"  {v.namespace}/{v.claim}  {v.outcome}  {v.driver}  snapshot {v.snapshot_handle}"
+                + (f"  volume {v.volume}" if v.volume else "")
+                + (f"  ({v.message})" if v.message else "")
+                for v in s.volumes
+            ]
         lines += describe_issues("Warnings", s.warnings) + describe_issues("Errors", s.errors)
         for line in lines:
             console.print(line, highlight=False, markup=False)

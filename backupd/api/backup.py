@@ -33,7 +33,15 @@ class BackupSpec(Model):
     ttl: str = DEFAULT_TTL
     storage_location: str | None = None
     compression: Literal["gzip", "zstd"] = "gzip"
-    snapshot_volumes: bool = False
+    # Volume data (backupd.snapshots). None: snapshot every claim whose driver has a
+    # VolumeSnapshotClass when the cluster serves any (and warn of the claims that cannot
+    # be); True: the same, and a cluster without snapshot classes is warned of too;
+    # False: resources only.
+    snapshot_volumes: bool | None = None
+    # the VolumeSnapshotClass for its driver's claims (default: the driver's default class)
+    snapshot_class: str | None = None
+    snapshot_timeout: str = "10m"  # how long one snapshot may take to become ready
+    snapshot_concurrency: int = Field(default=4, ge=1, le=64)  # snapshots in flight
 
     def narrowing(self, namespace: str) -> list[str]:
         """Why this spec does not take all of `namespace` ([] if it takes every object)."""
@@ -140,6 +148,9 @@ class BackupStatus(Model):
     encryption: Encryption | None = None
     resource_counts: dict[str, int] = Field(default_factory=dict)
     namespace_counts: dict[str, int] = Field(default_factory=dict)
+    volume_snapshots: StoredObject | None = None  # volumesnapshots.json (backupd.snapshots)
+    volume_snapshots_attempted: int = 0
+    volume_snapshots_completed: int = 0
 
 
 class Backup(Model):

@@ -76,6 +76,11 @@ class RestoreSpec(Model):
     existing_resource_policy: ExistingResourcePolicy = ExistingResourcePolicy.none
     preserve_nodeports: bool = False
     dry_run: bool = False
+    # claims that had a snapshot are recreated from it (backupd.restore.volumes)
+    restore_volumes: bool = True
+    volume_timeout: str = "10m"  # how long to wait for those claims to be Bound
+    # EBS: availability zone in the backup -> zone to create the volume in
+    zone_mappings: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("namespace_mappings")
     @classmethod
@@ -140,6 +145,18 @@ class ItemIssue(Issue):
     diff: str | None = None
 
 
+class RestoredVolume(Model):
+    """A claim recreated from a volume snapshot, and how that went."""
+
+    namespace: str
+    claim: str
+    driver: str
+    snapshot_handle: str
+    outcome: Literal["Bound", "Failed", "Pending", "Skipped"]
+    volume: str | None = None  # the PersistentVolume it is bound to
+    message: str | None = None
+
+
 class RestoreStatus(Model):
     phase: Phase = Phase.new
     backup_name: str | None = None
@@ -151,6 +168,7 @@ class RestoreStatus(Model):
     errors: list[ItemIssue] = Field(default_factory=list)
     failure_reason: str | None = None
     target_server: str = ""
+    volumes: list[RestoredVolume] = Field(default_factory=list)
 
 
 class Restore(Model):

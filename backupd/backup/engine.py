@@ -16,6 +16,7 @@ import orjson
 from backupd.api.backup import Backup, BackupSpec, ClusterInfo, ClusterResources, SkippedResource
 from backupd.api.common import Issue, ObjectMeta, Phase, StoredObject, now, parse_duration
 from backupd.api.progress import NEVER, SILENT, Cancel, Reporter, Step, check
+from backupd.api.snapshots import VolumeStep
 from backupd.archive.writer import ArchiveWriter, gzip_file
 from backupd.backup.log import OperationLog
 from backupd.backup.pages import ListJob, list_jobs, prefetch
@@ -42,6 +43,7 @@ from backupd.kinds.needs import Needs
 from backupd.storage import claims, sealing, staging
 from backupd.storage.layout import BackupKeys, validate_name
 from backupd.storage.location import Location
+from backupd.storage.volumesnapshots import store as store_volume_snapshots
 
 EXCLUDE_LABEL = "backupd.io/exclude"
 
@@ -61,6 +63,7 @@ class _Run:
     resource_counts: Counter[str] = field(default_factory=Counter)
     namespace_counts: Counter[str] = field(default_factory=Counter)
     taken: set[tuple[str, str]] = field(default_factory=set)  # cluster-scoped (resource, name)
+    claims: list[JSON] = field(default_factory=list)  # PVCs taken: backupd.snapshots
 
     def add(self, res: ApiResource, item: JSON) -> None:
         check(self.cancel)  # before the item: a cancelled backup takes nothing more
@@ -82,6 +85,8 @@ class _Run:
         )
         if namespace:
             self.namespace_counts[namespace] += 1
+            if res.group_resource == "persistentvolumeclaims":
+                self.claims.append(item)
             self.needs.note(item, res.group, res.resource, res.kind)
         else:
             self.taken.add((res.group_resource, meta["name"]))
@@ -153,6 +158,7 @@ def run(
     report: Reporter = SILENT,
     cancel: Cancel = NEVER,
     labels: dict[str, str] | None = None,
+    volumes: VolumeStep | None = None,
 ) -> Backup:
     """Back up what `spec` selects; returns the committed Backup (any final phase).
 
@@ -181,6 +187,7 @@ def run(
             report=report,
             cancel=cancel,
             labels=labels,
+            volumes=volumes,
         )
     except BaseException:
         claims.release(location, claim)  # only if nothing else was stored under the name
@@ -198,6 +205,7 @@ def _claimed(
     report: Reporter,
     cancel: Cancel,
     labels: dict[str, str] | None,
+    volumes: VolumeStep | None = None,
 ) -> Backup:
     """The backup, once its name is claimed (see backupd.storage.claims)."""
     ns_filter, res_filter, selector = filters
@@ -267,8 +275,22 @@ def _claimed(
             )
             check(cancel)
             writer.close()
+            taken = (  # backupd.snapshots.backup.take_all, handed over by the driver
+                volumes(
+                    kube,
+                    backup,
+                    run.claims,
+                    warn=lambda ns, message: run.issue("warning", None, message, ns),
+                    info=log.info,
+                    cancel=cancel,
+                )
+                if volumes
+                else None
+            )
             report.phase(Phase.in_progress, Step.uploading)
             _upload(location, keys, run, work)
+            if taken:
+                store_volume_snapshots(location, backup, taken)
             check(cancel)  # the data is stored, but a cancelled backup is never Completed
         except BackupdError as e:
             writer.abort()
@@ -281,7 +303,8 @@ def _claimed(
             report.phase(backup.status.phase, Step.done)
             return backup
         _finish(backup, run)
-        backup.status.phase = Phase.partially_failed if backup.status.errors else Phase.completed
+        failed = backup.status.errors or (taken and taken.failures)
+        backup.status.phase = Phase.partially_failed if failed else Phase.completed
         log.info(
             f"backup {backup.status.phase}: {run.done} items, {len(backup.status.errors)} errors"
         )

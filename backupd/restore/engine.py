@@ -39,7 +39,7 @@ from backupd.errors import (
     UserInputError,
 )
 from backupd.kinds.spellings import TypeName
-from backupd.restore import guard, planner
+from backupd.restore import guard, planner, volumes
 from backupd.restore.applier import DEFAULT_WORKERS, NOT_ATTEMPTED, Applier
 from backupd.restore.report import log_line, secret_masking, summarize
 from backupd.restore.targets import Targets
@@ -48,6 +48,7 @@ from backupd.storage.catalog import Skipped
 from backupd.storage.layout import RestoreKeys, validate_name
 from backupd.storage.location import Location
 from backupd.storage.records import SourceCluster
+from backupd.storage.volumesnapshots import load as load_volume_snapshots
 
 BACKUP_LABEL = "backupd.io/backup"
 RESTORABLE = frozenset({Phase.completed, Phase.partially_failed})
@@ -192,6 +193,7 @@ def run(
     notices += cluster_notice(backup, here or current_cluster(kube))
     plan = read_plan(backup, spec, location, served=targets.type_names())
     guard.review(plan, spec, kube=kube, targets=targets)  # may refuse: nothing is created yet
+    volume_tasks = volumes.prepare(plan, load_volume_snapshots(location, backup), spec, name)
     report.phase(Phase.in_progress, Step.planning)
     for warning in notices + plan.warnings:
         report.warning(warning)
@@ -234,6 +236,8 @@ def run(
     }
     run.items.sort(key=lambda r: order.get((r.group, r.resource, r.namespace, r.name), len(order)))
     summarize(run.items, status)
+    if volume_tasks and not spec.dry_run and not cancel.is_set():
+        volumes.record(status, volumes.execute(kube, volume_tasks, run.items, spec, name))
     if cancel.is_set():
         _cancelled(run.items, status)
     status.warnings[:0] = [ItemIssue(message=w) for w in notices + plan.warnings]

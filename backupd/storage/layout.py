@@ -167,6 +167,12 @@ class DrillKeys(_Keys):
         return self.prefix + "report.json"
 
 
+def pending_deletion_key(backup: str) -> str:
+    """Volume snapshots of a deleted backup that could not be deleted yet
+    (backupd.storage.volumesnapshots); outside backups/ so the backup stays deleted."""
+    return f"pending-deletions/{validate_name(backup)}.json"
+
+
 def metadata_key(kind: str, name: str) -> str:
     """The commit object of `<kind>/<name>/` (kind: backups, restores or drills)."""
     if kind not in KIND_METADATA:
