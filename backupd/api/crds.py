@@ -65,7 +65,9 @@ KINDS = (
             Column("Items", "integer", ".status.progress.itemsBackedUp"),
             Column("Errors", "string", ".status.errors[*].message"),
             Column("Warnings", "string", ".status.warnings[*].message", priority=1),
-            Column("Expires", "date", ".status.expiration"),
+            Column(
+                "Expires", "string", ".status.expiration"
+            ),  # a date column shows a future time as <invalid>
             Column("Schedule", "string", ".metadata.labels.backupd\\.io/schedule", priority=1),
             _AGE,
         ),
