@@ -23,6 +23,7 @@ from typing import BinaryIO
 from urllib.parse import urlsplit
 
 from backupd.errors import BackupdError, ReadOnlyLocation, StorageError, UserInputError
+from backupd.storage import staging
 from backupd.storage.base import ObjectStore, PendingUpload, PutResult
 from backupd.storage.layout import validate_key, validate_prefix
 from backupd.storage.streams import CHUNK, verifying
@@ -167,6 +168,7 @@ class Location:
         """Stream `key` to `dest_path`; on a digest mismatch the file is deleted."""
         dest = Path(dest_path)
         tmp = dest.with_name(f".{dest.name}.part")
+        staging.unwind_on_sigterm()  # SIGTERM removes the partial file too
         try:
             with self.get(key, sha256=sha256) as stream, tmp.open("wb") as out:
                 while chunk := stream.read(CHUNK):

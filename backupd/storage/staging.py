@@ -163,7 +163,8 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
 
 def _install() -> None:
     """Clean up at exit and on SIGTERM, once per process, without taking over a
-    SIGTERM handler someone else installed (the controller's)."""
+    SIGTERM handler someone else installed (the controller's). Also used by writers
+    of other local files (a download's partial file) so that SIGTERM unwinds them."""
     global _installed
     with _lock:
         if _installed:
@@ -242,3 +243,9 @@ def reap(base: Path | None = None) -> list[Path]:
             shutil.rmtree(path, ignore_errors=True)
             removed.append(path)
     return removed
+
+
+def unwind_on_sigterm() -> None:
+    """Make SIGTERM unwind `finally` blocks (SystemExit) in this process, as Ctrl-C
+    does, where nothing else handles SIGTERM; idempotent."""
+    _install()

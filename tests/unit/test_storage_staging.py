@@ -168,3 +168,30 @@ def test_kill_9_leaves_the_workspace_and_the_next_run_removes_it(root: Path) -> 
     with staging.workspace("backup", "next"):
         assert not work.exists()  # ...but the next run does
     assert list(root.iterdir()) == []
+
+
+UNWIND = """
+import sys, time
+from pathlib import Path
+from backupd.storage import staging
+staging.unwind_on_sigterm()
+part = Path(sys.argv[1])
+part.write_bytes(b"half a download")
+try:
+    print("ready", flush=True)
+    time.sleep(60)
+finally:
+    part.unlink()
+"""
+
+
+def test_sigterm_unwinds_a_download_so_its_partial_file_goes(tmp_path: Path) -> None:
+    part = tmp_path / ".shop.tar.gz.part"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", UNWIND, str(part)], stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+    assert part.exists()
+    proc.terminate()
+    assert proc.wait(timeout=20) == 128 + signal.SIGTERM
+    assert not part.exists()
