@@ -1,9 +1,11 @@
 """The garbage collector: expired backups leave their location, then the cluster.
 
 Which backups expire is backupd.backup.retention's pure decision (each backup's TTL,
-its schedule's keep-last-N and GFS rules). Each is deleted by the shared delete
-protocol (backupd.storage.catalog: the metadata object first, so a half-deleted
-backup is never listed), and only then is its Backup resource deleted.
+its schedule's keep-last-N and GFS rules). Each is deleted as `backup delete` does:
+its volume snapshots first (backupd.snapshots.deletion, those that cannot go yet are
+recorded and retried), then by the shared delete protocol (backupd.storage.catalog:
+the metadata object first, so a half-deleted backup is never listed), and only then
+is its Backup resource deleted.
 
 A backup that cannot be deleted yet (a ReadOnly location, an unreachable one, an
 object under retention lock) keeps its resource, annotated backupd.io/deletion-pending
@@ -26,8 +28,11 @@ from backupd.cluster.client import JSON
 from backupd.controller.backups import LOCATION_LABEL
 from backupd.controller.context import Context
 from backupd.controller.resources import DELETION_PENDING, annotations_of, labels_of, phase_of
-from backupd.errors import BackupdError, NotFoundError
+from backupd.errors import ArchiveError, BackupdError, NotFoundError
+from backupd.snapshots import deletion as snapshot_deletion
+from backupd.storage import records
 from backupd.storage.catalog import deletion
+from backupd.storage.location import Location
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +109,7 @@ class Collector:
                 if resolved.location.read_only:
                     self._pending(obj, f"location {location_name} is ReadOnly")
                     return False
+                self._snapshots(resolved.location, name)
                 deletion(resolved.location, name).execute()
             except NotFoundError:
                 pass  # nothing stored (or the location is gone): only the resource is left
@@ -114,6 +120,19 @@ class Collector:
         self.ctx.metrics.gc_deletions.labels(result="deleted").inc()
         log.info("deleted backup %s: %s", name, reason)
         return True
+
+    def _snapshots(self, location: Location, name: str) -> None:
+        """The backup's volume snapshots go first (as `backup delete` does); what cannot go
+        yet is recorded in the location (pending-deletions/) and retried on every pass."""
+        try:
+            snapshot_deletion.remember(location, records.load_backup(location, name))
+        except NotFoundError:
+            pass  # never committed: it recorded no snapshots
+        except ArchiveError as e:
+            log.warning("the volume snapshots of backup %s cannot be read: %s", name, e)
+        outcome = snapshot_deletion.retry_pending(location, kube=lambda: self.ctx.kube)
+        for why in outcome.left:
+            log.warning("volume snapshot not deleted yet (recorded, retried): %s", why)
 
     def _pending(self, obj: JSON, why: str) -> None:
         name = obj["metadata"]["name"]

@@ -25,7 +25,7 @@ from backupd.api.backup import SCHEDULE_LABEL
 from backupd.api.common import Phase, now
 from backupd.api.schedule import RunMissed, ScheduleSpec
 from backupd.cluster.client import JSON
-from backupd.controller import cron
+from backupd.backup import cron
 from backupd.controller.context import Context
 from backupd.controller.resources import phase_of
 from backupd.errors import BackupdError, ClusterConflict

@@ -6,7 +6,7 @@ import datetime
 
 import pytest
 
-from backupd.controller import cron
+from backupd.backup import cron
 from backupd.errors import UserInputError
 
 UTC = datetime.UTC
