@@ -5,6 +5,9 @@
     index.jsonl                      (last member) one header line, then one line per item
 
 The index is also stored beside the archive (gzip JSON lines) so that describe and
-diff do not need the archive. Every item carries its sha256 in the index; readers
-verify each one.
+diff do not need the archive. Readers plan from that stored index and read the
+archive once, streaming: its members must be exactly the index's items (each once,
+of its indexed size and sha256), the inner index the same bytes as the stored one,
+within the limits of `format` (16 MiB an object). Anything else is an ArchiveError
+naming the backup (`reader`, `tar`); `stored` reads a backup from its location.
 """

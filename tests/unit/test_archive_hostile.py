@@ -216,3 +216,25 @@ def test_an_index_bomb_stops_at_the_first_overlong_line() -> None:
     bomb.seek(0)
     with pytest.raises(ArchiveError, match="longer than"):
         read_index(bomb, SOURCE)
+
+
+def test_zstd_archives_get_the_same_checks(tmp_path: Path) -> None:
+    import zstandard
+
+    case = hostile.duplicate_and_missing("shop", tmp_path)
+    path = tmp_path / "a.tar.zst"
+    raw = b"".join(case.stream(hostile.index_bytes(case.index, "evil").decode()))
+    path.write_bytes(zstandard.ZstdCompressor().compress(raw))
+    reader = ArchiveReader(path, stored_index(case.index), source=SOURCE)
+    assert case.refusal in refused(reader)
+    path.write_bytes(zstandard.ZstdCompressor().compress(raw)[:-30])
+    assert "backup evil" in refused(ArchiveReader(path, stored_index(case.index), source=SOURCE))
+
+
+def test_an_archive_that_is_neither_gzip_nor_zstd_is_refused(tmp_path: Path) -> None:
+    a = configmap("shop", "a")
+    path = tmp_path / "plain.tar"
+    path.write_bytes(a.member() + hostile.END)
+    assert "not a gzip or zstd stream" in refused(
+        ArchiveReader(path, stored_index([a.entry]), source=SOURCE)
+    )
