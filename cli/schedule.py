@@ -1,0 +1,333 @@
+"""`backupctl schedule ...`: Schedule resources in the cluster, run by the backupd controller.
+
+    backupctl schedule create nightly --schedule "0 2 * * *" --timezone Europe/Paris \\
+        --include-namespaces shop --ttl 720h --keep-last 7 --keep-weekly 4
+    backupctl schedule get | describe NAME | pause NAME | unpause NAME | trigger NAME | delete NAME
+
+The controller's namespace is `--namespace` (default: $BACKUPD_NAMESPACE, then backupd).
+`trigger` creates a Backup from the schedule's template at once, named and labelled as
+a scheduled run is.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+import typer
+from pydantic import ValidationError
+
+from backupd.api.backup import SCHEDULE_LABEL, BackupSpec, ClusterResources
+from backupd.api.common import now, parse_duration
+from backupd.api.crds import GROUP, VERSION
+from backupd.api.schedule import Retention, ScheduleSpec
+from backupd.backup import cron
+from backupd.backup.selection import split_csv
+from backupd.cluster.client import JSON, KubeClient
+from backupd.errors import ClusterConflict, ClusterNotFound, NotFoundError, UserInputError
+from backupd.storage.layout import validate_name
+from cli.common import ContextOption, KubeconfigOption, kube_client
+from cli.output import OutputFormat, OutputOption, console, emit, info, print_table
+
+app = typer.Typer(no_args_is_help=True, help="Schedules of backups, run by the backupd controller.")
+NamespaceOption = typer.Option(
+    "backupd", "--namespace", "-n", envvar="BACKUPD_NAMESPACE", help="the controller's namespace"
+)
+_COLUMNS = ("NAME", "STATUS", "SCHEDULE", "TIME ZONE", "PAUSED", "LAST BACKUP", "TTL", "KEEP")
+
+
+class Schedules:
+    """Schedule (and Backup) resources in one namespace."""
+
+    def __init__(self, kube: KubeClient, namespace: str) -> None:
+        self.kube = kube
+        self.namespace = namespace
+
+    def path(self, plural: str, name: str | None = None) -> str:
+        base = f"/apis/{GROUP}/{VERSION}/namespaces/{self.namespace}/{plural}"
+        return base if name is None else f"{base}/{quote(name, safe='')}"
+
+    def get(self, name: str) -> JSON:
+        try:
+            return self.kube.get(self.path("schedules", name))
+        except ClusterNotFound:
+            raise NotFoundError(
+                f"schedule {name} not found in namespace {self.namespace}"
+            ) from None
+
+    def list(self) -> list[JSON]:
+        items: list[JSON] = self.kube.get(self.path("schedules")).get("items", [])
+        return items
+
+    def create(self, plural: str, kind: str, body: JSON) -> JSON:
+        body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": kind, **body}
+        try:
+            return self.kube.post(self.path(plural), body)
+        except ClusterConflict:
+            what = kind.lower()
+            raise UserInputError(
+                f"{what} {body['metadata']['name']} already exists in {self.namespace}"
+            ) from None
+
+    def patch(self, name: str, spec: dict[str, Any]) -> JSON:
+        self.get(name)  # a clear NotFoundError first
+        return self.kube.request(
+            "PATCH",
+            self.path("schedules", name),
+            body={"spec": spec},
+            content_type="application/merge-patch+json",
+        )
+
+
+def build_spec(
+    *,
+    schedule: str,
+    timezone: str,
+    paused: bool,
+    template: BackupSpec,
+    keep_last: int | None,
+    keep_daily: int | None,
+    keep_weekly: int | None,
+    keep_monthly: int | None,
+    owner_references: bool,
+) -> ScheduleSpec:
+    """The spec the flags describe, checked as the controller will check it."""
+    cron.trigger(schedule, timezone)
+    parse_duration(template.ttl)
+    for flag, value in (
+        ("--keep-last", keep_last),
+        ("--keep-daily", keep_daily),
+        ("--keep-weekly", keep_weekly),
+        ("--keep-monthly", keep_monthly),
+    ):
+        if value is not None and value < 1:
+            raise UserInputError(f"{flag} must be at least 1")
+    return ScheduleSpec(
+        schedule=schedule,
+        time_zone=timezone,
+        paused=paused,
+        template=template,
+        use_owner_references_in_backup=owner_references,
+        retention=Retention(
+            keep_last=keep_last,
+            keep_daily=keep_daily,
+            keep_weekly=keep_weekly,
+            keep_monthly=keep_monthly,
+        ),
+    )
+
+
+def _keep(spec: dict[str, Any]) -> str:
+    retention = spec.get("retention") or {}
+    parts = [f"{k.removeprefix('keep').lower()}={v}" for k, v in retention.items() if v]
+    return ",".join(parts) or "-"
+
+
+def _row(obj: JSON) -> list[Any]:
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    return [
+        obj["metadata"]["name"],
+        status.get("phase", "New"),
+        spec.get("schedule"),
+        spec.get("timeZone", "UTC"),
+        "yes" if spec.get("paused") else "no",
+        status.get("lastBackup", "-"),
+        (spec.get("template") or {}).get("ttl", "720h"),
+        _keep(spec),
+    ]
+
+
+@app.command()
+def create(
+    name: str = typer.Argument(..., help="schedule name (backups are <name>-<YYYYMMDDHHMMSS>)"),
+    schedule: str = typer.Option(
+        ..., "--schedule", help='cron line, e.g. "0 2 * * *" (6 fields: seconds first), @daily'
+    ),
+    timezone: str = typer.Option("UTC", "--timezone", help="IANA time zone of the cron line"),
+    include_namespaces: list[str] = typer.Option(["*"], "--include-namespaces"),
+    exclude_namespaces: list[str] = typer.Option([], "--exclude-namespaces"),
+    include_resources: list[str] = typer.Option(["*"], "--include-resources"),
+    exclude_resources: list[str] = typer.Option([], "--exclude-resources"),
+    selector: str = typer.Option(None, "--selector", help="label selector"),
+    include_cluster_resources: ClusterResources = typer.Option(
+        ClusterResources.auto, "--include-cluster-resources"
+    ),
+    ttl: str = typer.Option("720h", "--ttl", help="how long each backup is kept"),
+    storage_location: str = typer.Option(
+        None, "--storage-location", help="StorageLocation name (default: the default one)"
+    ),
+    keep_last: int = typer.Option(None, "--keep-last", help="keep the newest N backups"),
+    keep_daily: int = typer.Option(None, "--keep-daily", help="the newest of each of N days"),
+    keep_weekly: int = typer.Option(None, "--keep-weekly", help="... of N ISO weeks"),
+    keep_monthly: int = typer.Option(None, "--keep-monthly", help="... of N months"),
+    paused: bool = typer.Option(False, "--paused", help="create it paused"),
+    owner_references: bool = typer.Option(
+        False, "--use-owner-references-in-backup", help="backups are deleted with the schedule"
+    ),
+    namespace: str = NamespaceOption,
+    kubeconfig: str = KubeconfigOption,
+    context: str = ContextOption,
+    output: OutputFormat = OutputOption,
+) -> None:
+    """Create a schedule; the backupd controller runs it."""
+    validate_name(name, "schedule")
+    try:
+        template = BackupSpec(
+            included_namespaces=split_csv(include_namespaces) or ["*"],
+            excluded_namespaces=split_csv(exclude_namespaces),
+            included_resources=split_csv(include_resources) or ["*"],
+            excluded_resources=split_csv(exclude_resources),
+            label_selector=selector,
+            include_cluster_resources=include_cluster_resources,
+            ttl=ttl,
+            storage_location=storage_location,
+        )
+    except ValidationError as e:
+        raise UserInputError(f"invalid backup template: {e.errors()[0]['msg']}") from None
+    spec = build_spec(
+        schedule=schedule,
+        timezone=timezone,
+        paused=paused,
+        template=template,
+        keep_last=keep_last,
+        keep_daily=keep_daily,
+        keep_weekly=keep_weekly,
+        keep_monthly=keep_monthly,
+        owner_references=owner_references,
+    )
+    store = Schedules(kube_client(kubeconfig, context), namespace)
+    created = store.create(
+        "schedules", "Schedule", {"metadata": {"name": name}, "spec": spec.to_json_dict()}
+    )
+    emit(created, output, lambda: info(f"schedule {name} created ({schedule} {timezone})"))
+
+
+@app.command()
+def get(
+    name: str = typer.Argument(None, help="one schedule (default: all)"),
+    namespace: str = NamespaceOption,
+    kubeconfig: str = KubeconfigOption,
+    context: str = ContextOption,
+    output: OutputFormat = OutputOption,
+) -> None:
+    """List schedules, or show one."""
+    store = Schedules(kube_client(kubeconfig, context), namespace)
+    data: Any = store.get(name) if name else store.list()
+    rows = [_row(o) for o in (data if isinstance(data, list) else [data])]
+    emit(data, output, lambda: print_table(_COLUMNS, rows))
+
+
+@app.command()
+def describe(
+    name: str,
+    namespace: str = NamespaceOption,
+    kubeconfig: str = KubeconfigOption,
+    context: str = ContextOption,
+    output: OutputFormat = OutputOption,
+) -> None:
+    """A schedule in full: spec, status, the last skipped run and its recent backups."""
+    store = Schedules(kube_client(kubeconfig, context), namespace)
+    obj = store.get(name)
+    runs = store.kube.get(store.path("backups"), labelSelector=f"{SCHEDULE_LABEL}={name}")
+    backups = sorted(runs.get("items", []), key=lambda b: b["metadata"]["name"])
+    data = {**obj, "backups": [_backup_line(b) for b in backups]}
+    emit(data, output, lambda: _describe(obj, backups))
+
+
+def _backup_line(b: JSON) -> dict[str, Any]:
+    status = b.get("status") or {}
+    return {"name": b["metadata"]["name"], "phase": status.get("phase", "New")}
+
+
+def _describe(obj: JSON, backups: list[JSON]) -> None:
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    template = spec.get("template") or {}
+    lines = [
+        f"Name:         {obj['metadata']['name']}",
+        f"Namespace:    {obj['metadata'].get('namespace')}",
+        f"Phase:        {status.get('phase', 'New')}",
+        f"Schedule:     {spec.get('schedule')} ({spec.get('timeZone', 'UTC')})",
+        f"Paused:       {'yes' if spec.get('paused') else 'no'}",
+        f"Namespaces:   {','.join(template.get('includedNamespaces') or ['*'])}",
+        f"TTL:          {template.get('ttl', '720h')}",
+        f"Retention:    {_keep(spec)}",
+        f"Last backup:  {status.get('lastBackup', '-')} {status.get('lastBackupTime', '')}",
+    ]
+    skipped = status.get("lastSkipped")
+    if skipped:
+        lines.append(
+            f"Last skipped: {skipped.get('time')}: {skipped.get('reason')} "
+            f"({status.get('skippedRuns', 0)} skipped in all)"
+        )
+    for error in status.get("validationErrors") or []:
+        lines.append(f"Invalid:      {error}")
+    lines.append(f"Backups ({len(backups)}):")
+    lines += [f"  {b['name']}  {b['phase']}" for b in map(_backup_line, backups)]
+    console.print("\n".join(lines), highlight=False, markup=False)
+
+
+def _set_paused(name: str, paused: bool, namespace: str, kubeconfig: str, context: str) -> JSON:
+    store = Schedules(kube_client(kubeconfig, context), namespace)
+    return store.patch(name, {"paused": paused})
+
+
+@app.command()
+def pause(
+    name: str,
+    namespace: str = NamespaceOption,
+    kubeconfig: str = KubeconfigOption,
+    context: str = ContextOption,
+    output: OutputFormat = OutputOption,
+) -> None:
+    """Stop making backups until unpaused."""
+    obj = _set_paused(name, True, namespace, kubeconfig, context)
+    emit(obj, output, lambda: info(f"schedule {name} paused"))
+
+
+@app.command()
+def unpause(
+    name: str,
+    namespace: str = NamespaceOption,
+    kubeconfig: str = KubeconfigOption,
+    context: str = ContextOption,
+    output: OutputFormat = OutputOption,
+) -> None:
+    """Make backups again."""
+    obj = _set_paused(name, False, namespace, kubeconfig, context)
+    emit(obj, output, lambda: info(f"schedule {name} unpaused"))
+
+
+@app.command()
+def delete(
+    name: str,
+    namespace: str = NamespaceOption,
+    kubeconfig: str = KubeconfigOption,
+    context: str = ContextOption,
+    output: OutputFormat = OutputOption,
+) -> None:
+    """Delete a schedule. Its backups stay (unless they carry owner references to it)."""
+    store = Schedules(kube_client(kubeconfig, context), namespace)
+    store.get(name)
+    store.kube.delete(store.path("schedules", name))
+    emit({"deleted": name}, output, lambda: info(f"schedule {name} deleted"))
+
+
+@app.command()
+def trigger(
+    name: str,
+    namespace: str = NamespaceOption,
+    kubeconfig: str = KubeconfigOption,
+    context: str = ContextOption,
+    output: OutputFormat = OutputOption,
+) -> None:
+    """Run the schedule now: a Backup from its template, named and labelled as its runs."""
+    store = Schedules(kube_client(kubeconfig, context), namespace)
+    obj = store.get(name)
+    spec = ScheduleSpec.from_stored(obj.get("spec") or {})
+    backup = cron.backup_name(name, now())
+    body = {
+        "metadata": {"name": backup, "labels": {SCHEDULE_LABEL: name}},
+        "spec": spec.template.to_json_dict(),
+    }
+    created = store.create("backups", "Backup", body)
+    emit(created, output, lambda: info(f"backup {backup} created from schedule {name}"))
