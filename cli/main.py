@@ -9,7 +9,7 @@ import traceback
 import typer
 
 from backupd.errors import BackupdError
-from cli import backup, install, location, restore, sandbox
+from cli import backup, install, location, restore, sandbox, schedule
 from cli.output import err_console
 
 app = typer.Typer(
@@ -22,6 +22,7 @@ app.add_typer(sandbox.app, name="sandbox")
 app.add_typer(backup.app, name="backup")
 app.add_typer(location.app, name="location")
 app.add_typer(restore.app, name="restore")
+app.add_typer(schedule.app, name="schedule")
 app.command("install")(install.install)
 
 
