@@ -46,10 +46,11 @@ import botocore.exceptions as bce
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 
-from backupd.errors import BackupdError, IntegrityError, StorageError, UserInputError
+from backupd.errors import BackupdError, StorageError, UserInputError
 from backupd.storage import s3errors
 from backupd.storage.base import ObjectExists, PendingUpload, PutResult
 from backupd.storage.layout import validate_key, validate_prefix
+from backupd.storage.s3reads import ResumingBody
 from backupd.storage.streams import HashingReader, reader
 from backupd.storage.urls import redact, split_location_url
 
@@ -74,7 +75,7 @@ _PARAMS = frozenset(
         "ca_bundle",
     )
 )
-_RESUMES = 3
+_CONFLICT_RETRIES = 3
 
 
 @dataclass(frozen=True)
@@ -262,7 +263,7 @@ class S3Store:
         """PutObject with If-None-Match: * (AWS since 2024, MinIO): one writer wins."""
         full = self._key(key)
         result = PutResult(key=key, size=len(data), sha256=hashlib.sha256(data).hexdigest())
-        for attempt in range(_RESUMES + 1):
+        for attempt in range(_CONFLICT_RETRIES + 1):
             try:
                 self._client.put_object(
                     Bucket=self.bucket, Key=full, Body=data, IfNoneMatch="*", **self.write_args()
@@ -274,7 +275,7 @@ class S3Store:
                     if self._holds(full, key, data):
                         return result  # a retry: our first try created it
                     raise ObjectExists(key, self.url) from None
-                if c != "ConditionalRequestConflict" or attempt == _RESUMES:
+                if c != "ConditionalRequestConflict" or attempt == _CONFLICT_RETRIES:
                     raise self._error(e, "write", key) from e
                 time.sleep(0.2 * 2**attempt)  # AWS: a concurrent conditional write; retry
             except s3errors.CLOUD_ERRORS as e:
@@ -296,12 +297,37 @@ class S3Store:
             response = self._client.get_object(Bucket=self.bucket, Key=full, **self._sse_c_args())
         except s3errors.CLOUD_ERRORS as e:
             raise self._error(e, "read", key) from e
-        body = _ResumingBody(self, full, key, response)
+        body = ResumingBody(
+            response,
+            fetch=lambda offset, etag: self._read_from(full, key, offset, etag),
+            error=lambda e: self._error(e, "read", key),
+            what=f"{key} in {self.url}",
+            where=self._where,
+        )
         stream = reader(body.read, body.close)
         try:
             yield stream
         finally:
             stream.close()
+
+    def _read_from(self, full: str, key: str, offset: int, etag: str | None) -> dict[str, Any]:
+        """GetObject from `offset` on, of the version with `etag` (a resumed read)."""
+        extra: dict[str, Any] = dict(self._sse_c_args())
+        if etag:
+            extra["IfMatch"] = etag
+        try:
+            response: dict[str, Any] = self._client.get_object(
+                Bucket=self.bucket, Key=full, Range=f"bytes={offset}-", **extra
+            )
+        except bce.ClientError as e:
+            if s3errors.code(e) == "PreconditionFailed" or s3errors.status(e) == 412:
+                raise StorageError(
+                    f"{key} in {self.url} was replaced while it was being read"
+                ) from e
+            raise self._error(e, "read", key) from e
+        except s3errors.CLOUD_ERRORS as e:
+            raise self._error(e, "read", key) from e
+        return response
 
     def exists(self, key: str) -> bool:
         try:
@@ -366,70 +392,3 @@ class S3Store:
             raise self._error(e, "abort upload", upload.key) from e
         except s3errors.CLOUD_ERRORS as e:
             raise self._error(e, "abort upload", upload.key) from e
-
-
-class _ResumingBody:
-    """A GetObject body that resumes with a Range request if the connection drops.
-
-    A server that answers every resume and then breaks again at the same byte is not
-    a network problem: the object cannot be read there (MinIO cuts the stream at a
-    block that fails its bitrot check). That is reported as corrupt, with the key.
-    """
-
-    def __init__(self, store: S3Store, full_key: str, key: str, response: dict[str, Any]) -> None:
-        self._store = store
-        self._full = full_key
-        self._key = key
-        self._body = response["Body"]
-        self._etag: str | None = response.get("ETag")
-        self._offset = 0
-        self._resumes = 0
-        self._stalls = 0  # consecutive answered resumes that broke again without progress
-        self._broke_at = -1
-        self._answered = False
-
-    def read(self, n: int) -> bytes:
-        while True:
-            try:
-                data: bytes = self._body.read(n)
-            except s3errors.STREAM_ERRORS as e:
-                self._resume(e)
-                continue
-            self._offset += len(data)
-            return data
-
-    def _resume(self, cause: Exception) -> None:
-        stalled = self._answered and self._offset == self._broke_at
-        self._stalls = self._stalls + 1 if stalled else 0
-        self._broke_at, self._answered = self._offset, False
-        self._resumes += 1
-        if self._resumes > _RESUMES:
-            if self._stalls >= _RESUMES:
-                raise IntegrityError(
-                    f"{self._key} in {self._store.url} is corrupt: {self._store._where} "
-                    f"answers but every read of it breaks at byte {self._offset}"
-                ) from cause
-            raise self._store._error(cause, "read", self._key) from cause
-        time.sleep(min(0.5 * 2**self._resumes, 8.0))
-        with contextlib.suppress(Exception):
-            self._body.close()
-        extra: dict[str, Any] = dict(self._store._sse_c_args())
-        if self._etag:
-            extra["IfMatch"] = self._etag
-        try:
-            response = self._store._client.get_object(
-                Bucket=self._store.bucket, Key=self._full, Range=f"bytes={self._offset}-", **extra
-            )
-        except bce.ClientError as e:
-            if s3errors.code(e) == "PreconditionFailed" or s3errors.status(e) == 412:
-                raise StorageError(
-                    f"{self._key} in {self._store.url} was replaced while it was being read"
-                ) from e
-            raise self._store._error(e, "read", self._key) from e
-        except s3errors.CLOUD_ERRORS as e:
-            raise self._store._error(e, "read", self._key) from e
-        self._body = response["Body"]
-        self._answered = True
-
-    def close(self) -> None:
-        self._body.close()
