@@ -205,6 +205,7 @@ def open_location(
     """
     chosen = url or os.environ.get(LOCATION_ENV) or DEFAULT_URL
     mode = AccessMode.parse(access_mode)
+    staging.reap_leftovers()  # what a killed run staged (Secrets in clear) goes now
     try:
         store = open_store(chosen, credentials)
     except BackupdError:

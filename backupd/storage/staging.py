@@ -11,8 +11,8 @@ Each run works in its own directory `<purpose>-<name>-<random>/` holding a `.own
 record (pid, the process's start time, host and boot id). The directory is removed
 when the run ends, on an error, on Ctrl-C (KeyboardInterrupt) and on SIGTERM (turned
 into SystemExit where nothing else handles SIGTERM), and at interpreter exit. A run
-killed with SIGKILL cannot clean up: the next workspace opened on the host removes
-every directory whose recorded process is gone (`reap`).
+killed with SIGKILL cannot clean up: the next run on the host (any command that opens
+a location, or a workspace) removes every directory whose recorded process is gone.
 """
 
 from __future__ import annotations
@@ -116,14 +116,18 @@ class Owner:
 # -- the root ---------------------------------------------------------------------------
 
 
-def root() -> Path:
-    """The staging root, created private (0700) and checked to be ours."""
+def _root_path() -> Path:
     configured = os.environ.get(STAGING_ENV)
-    base = (
+    return (
         Path(configured) if configured else Path(tempfile.gettempdir()) / f"backupd-{os.getuid()}"
     )
+
+
+def root() -> Path:
+    """The staging root, created private (0700) and checked to be ours."""
+    base = _root_path()
     try:
-        base.mkdir(mode=0o700, parents=bool(configured), exist_ok=True)
+        base.mkdir(mode=0o700, parents=bool(os.environ.get(STAGING_ENV)), exist_ok=True)
         info = os.lstat(base)
     except OSError as e:
         raise StorageError(f"cannot create the staging directory {base}: {e.strerror}") from e
@@ -224,6 +228,19 @@ def _abandoned(path: Path) -> bool:
     except OSError:
         return False
     return age > ORPHAN_AGE
+
+
+def reap_leftovers() -> list[Path]:
+    """`reap`, for any command that starts: nothing is created, and a root that is
+    missing or not ours is left alone (the run that needs it will say why)."""
+    base = _root_path()
+    try:
+        info = os.lstat(base)
+    except OSError:
+        return []
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
+        return []
+    return reap(base)
 
 
 def reap(base: Path | None = None) -> list[Path]:

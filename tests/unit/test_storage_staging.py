@@ -195,3 +195,20 @@ def test_sigterm_unwinds_a_download_so_its_partial_file_goes(tmp_path: Path) -> 
     proc.terminate()
     assert proc.wait(timeout=20) == 128 + signal.SIGTERM
     assert not part.exists()
+
+
+def test_any_command_that_opens_a_location_removes_a_killed_runs_directory(
+    root: Path, tmp_path: Path
+) -> None:
+    from backupd.storage.location import open_location
+
+    dead = leftover(root, "backup-killed-abc", here(dead_pid()))
+    open_location((tmp_path / "store").as_uri(), access_mode="ReadOnly")
+    assert not dead.exists()
+
+
+def test_opening_a_location_creates_no_staging_root(root: Path, tmp_path: Path) -> None:
+    from backupd.storage.location import open_location
+
+    open_location((tmp_path / "store").as_uri())
+    assert not root.exists()
