@@ -13,6 +13,7 @@ from typing import Any
 import typer
 
 from backupd.errors import StorageError
+from backupd.storage import sealing
 from backupd.storage.location import DEFAULT_URL, AccessMode, Location, open_store
 from backupd.storage.urls import redact
 from backupd.trust.keys import generate_kek, generate_signing_key, write_private_file
@@ -171,14 +172,15 @@ def check(
 def download(
     name_or_url: str = typer.Argument(..., metavar="NAME_OR_URL"),
     key: str = typer.Argument(..., help="object key, e.g. backups/NAME/backup.json"),
-    dest: Path = typer.Argument(..., help="file to write"),
+    dest: Path = typer.Argument(..., help="file to write (created 0600)"),
     sha256: str = typer.Option(None, "--sha256", help="refuse the data unless it has this digest"),
+    force: bool = typer.Option(False, "--force", help="replace an existing file"),
     output: OutputFormat = OutputOption,
 ) -> None:
-    """Copy one object to a local file, verifying its sha256 if given."""
+    """Copy one object, as stored, to a new local file (0600), verifying its sha256 if
+    given; an existing file is kept unless --force."""
     location = resolve_location(name_or_url, access_mode=AccessMode.ReadOnly)
-    location.download(key, dest, sha256=sha256)
-    size = dest.stat().st_size
+    size = sealing.save(lambda: location.get(key, sha256=sha256), dest, force=force)
     data = {"key": key, "path": str(dest), "size": size, "verified": sha256 is not None}
     emit(data, output, lambda: info(f"{key} -> {dest} ({size} bytes)"))
 

@@ -5,7 +5,8 @@
     put_file            upload one local file (encrypted under the envelope, if any)
     backup_object       stream a backup's archive or index back: key from the layout,
                         digest verified, decrypted with the location's keys
-    download            the same into a new 0600 file (`backup download`)
+    download_to         the same into a new 0600 file (`backup download`); `save` for
+                        any stream (`location download`), never replacing a file
 
 Everything read here comes from a record already loaded through backupd.storage.records
 (signature checked, keys matching the layout); the keys are derived again from the
@@ -19,7 +20,8 @@ import io
 import json
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import BinaryIO, Literal
 
@@ -154,14 +156,16 @@ def _create_private(path: Path) -> BinaryIO:
     return os.fdopen(os.open(path, flags, 0o600), "wb")
 
 
-def download(location: Location, backup: Backup, role: Role, dest: Path) -> int:
-    """Write the plaintext of a backup's archive or index to `dest`, a new file created
-    0600 (never an existing file or a symlink: FileExistsError). Every check of
-    `backup_object` applies; on any failure `dest` is removed. Returns its size."""
+Opener = Callable[[], AbstractContextManager[BinaryIO]]
+
+
+def _write_new(source: Opener, dest: Path) -> int:
+    """Copy the stream `source` opens into `dest`, a new file created 0600 (never an
+    existing file or a symlink: FileExistsError); on any failure `dest` is removed."""
     size = 0
     with _create_private(dest) as out:
         try:
-            with backup_object(location, backup, role) as stream:
+            with source() as stream:
                 while chunk := stream.read(CHUNK):
                     out.write(chunk)
                     size += len(chunk)
@@ -172,17 +176,16 @@ def download(location: Location, backup: Backup, role: Role, dest: Path) -> int:
     return size
 
 
-def download_to(
-    location: Location, backup: Backup, role: Role, dest: Path, *, force: bool = False
-) -> int:
-    """`download` into `dest` as one step: written to a new 0600 file beside it, then
-    linked into place (never replacing anything), or with `force` renamed over it.
-    An existing `dest` (even a dangling symlink) is refused before anything is read."""
+def save(source: Opener, dest: Path, *, force: bool = False) -> int:
+    """Write what `source` streams into `dest` as one step: a new 0600 file beside it,
+    then linked into place (never replacing anything), or with `force` renamed over it.
+    An existing `dest` (even a dangling symlink) is refused before anything is read.
+    Returns the size written."""
     if not force and os.path.lexists(dest):
         raise UserInputError(f"{dest} already exists", hint="pass --force to replace it")
     tmp = dest.with_name(f".{dest.name}.{secrets.token_hex(4)}.part")
     try:
-        size = download(location, backup, role, tmp)
+        size = _write_new(source, tmp)
         if force:
             os.replace(tmp, dest)
         else:
@@ -198,3 +201,11 @@ def download_to(
         with contextlib.suppress(OSError):
             tmp.unlink()
     return size
+
+
+def download_to(
+    location: Location, backup: Backup, role: Role, dest: Path, *, force: bool = False
+) -> int:
+    """The plaintext of a backup's archive or index (every check of `backup_object`)
+    saved to `dest` (see `save`: 0600, never replacing a file unless `force`)."""
+    return save(lambda: backup_object(location, backup, role), dest, force=force)

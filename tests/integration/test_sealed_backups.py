@@ -391,3 +391,18 @@ def test_after_keygen_rotates_both_keys_old_backups_still_verify_and_decrypt(
         in line
     )
     sealed.ok("backup", "show", "new", "configmap/settings", "-n", app)
+
+
+def test_location_download_writes_0600_and_never_overwrites_without_force(tmp_path: Path) -> None:
+    url = (tmp_path / "store").as_uri()
+    open_location(url).put_bytes("backups/a/backup.json", b"{}")
+    env = {"BACKUPD_CONFIG": str(tmp_path / "config.yaml")}
+    dest = tmp_path / "out.json"
+    args = ("location", "download", url, "backups/a/backup.json", str(dest))
+    assert backupctl(*args, env=env).returncode == 0
+    assert stat.S_IMODE(dest.stat().st_mode) == 0o600 and dest.read_bytes() == b"{}"
+    dest.write_bytes(b"mine")
+    assert "already exists" in error_line(backupctl(*args, env=env))
+    assert dest.read_bytes() == b"mine"
+    assert backupctl(*args, "--force", env=env).returncode == 0
+    assert dest.read_bytes() == b"{}" and sorted(os.listdir(tmp_path)) == ["out.json", "store"]
