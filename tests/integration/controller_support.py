@@ -45,7 +45,7 @@ def wait_for(
         time.sleep(every)
 
 
-def _apply(kube: KubeClient, doc: JSON) -> None:
+def apply(kube: KubeClient, doc: JSON) -> None:
     api = doc["apiVersion"]
     plural = {
         "Namespace": "namespaces",
@@ -72,7 +72,7 @@ def service_account_kubeconfig(box: Sandbox, kube: KubeClient, dest: Path) -> Pa
     for name in RBAC:
         for doc in yaml.safe_load_all((DEPLOY / name).read_text()):
             if doc:
-                _apply(kube, doc)
+                apply(kube, doc)
     reply = kube.post(
         f"/api/v1/namespaces/{NAMESPACE}/serviceaccounts/backupd/token",
         {

@@ -1,0 +1,122 @@
+"""A Backup resource and then a Restore resource, both run by the controller; and the
+run a schedule missed while the controller was down."""
+
+from __future__ import annotations
+
+import datetime
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+from kubernetes import client
+
+from backupd.sandbox.cluster import Sandbox
+from tests.integration.controller_support import (
+    DEPLOY,
+    Env,
+    apply,
+    backups_of,
+    env,
+    events_for,
+    location,
+    phases,
+    schedule,
+    wait_for,
+)
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture()
+def ctl(cluster: Sandbox, tmp_path: Path) -> Iterator[Env]:
+    yield from env(cluster, tmp_path)
+
+
+def test_a_backup_resource_then_a_restore_resource_bring_a_deleted_configmap_back(
+    ctl: Env, kube: client.ApiClient, namespace: str
+) -> None:
+    core = client.CoreV1Api(kube)
+    core.create_namespaced_config_map(
+        namespace, {"metadata": {"name": "settings"}, "data": {"colour": "blue"}}
+    )
+    for name in ("rbac/restorer.yaml", "optional/restore-binding.yaml"):  # restoring is opt-in
+        for doc in yaml.safe_load_all((DEPLOY / name).read_text()):
+            if doc:
+                apply(ctl.admin, doc)
+    location(ctl.res, "main", f"file://{ctl.tmp / 'store'}")
+    c = ctl.controller().start()
+    try:
+        ctl.res.create(
+            "backups", {"metadata": {"name": "before"}, "spec": {"includedNamespaces": [namespace]}}
+        )
+        done = wait_for(
+            "the backup",
+            lambda: (
+                (b := ctl.res.get("backups", "before"))
+                and phases([b])[0] in ("Completed", "Failed", "PartiallyFailed")
+                and b
+            ),
+            60,
+        )
+        assert phases([done]) == ["Completed"], done["status"]
+        core.delete_namespaced_config_map("settings", namespace)
+        ctl.res.create("restores", {"metadata": {"name": "undo"}, "spec": {"backupName": "before"}})
+        restored = wait_for(
+            "the restore",
+            lambda: (
+                (r := ctl.res.get("restores", "undo"))
+                and phases([r])[0] in ("Completed", "Failed", "PartiallyFailed")
+                and r
+            ),
+            60,
+        )
+        assert phases([restored]) == ["Completed"], restored["status"]
+        assert restored["status"]["counts"]["created"] >= 1
+        assert core.read_namespaced_config_map("settings", namespace).data == {"colour": "blue"}
+        assert {"RestoreStarted", "RestoreCompleted"} <= {
+            e["reason"] for e in events_for(ctl.admin, "undo")
+        }
+        assert (c.metric("backupd_restore_total", result="Completed") or 0) == 1
+    finally:
+        c.stop()
+
+
+@pytest.mark.parametrize("run_missed", [True, False])
+def test_runs_missed_while_the_controller_was_down_are_run_once(
+    ctl: Env, namespace: str, run_missed: bool
+) -> None:
+    location(ctl.res, "main", f"file://{ctl.tmp / 'store'}")
+    # hourly at minute 0 with seconds: many runs missed in the last ten hours, none due soon
+    now = datetime.datetime.now(datetime.UTC)
+    minute = (now.minute + 30) % 60
+    schedule(ctl.res, "hourly", f"0 {minute} * * * *", [namespace])
+    long_ago = (now - datetime.timedelta(hours=10)).isoformat().replace("+00:00", "Z")
+    ctl.res.patch_status(
+        "schedules", "hourly", {"lastBackupTime": long_ago, "lastBackup": "hourly-old"}
+    )
+    c = ctl.controller(extra=() if run_missed else ("--no-run-missed",)).start()
+    try:
+        wait_for(
+            "the schedule enabled",
+            lambda: (
+                (s := ctl.res.get("schedules", "hourly"))
+                and s.get("status", {}).get("phase") == "Enabled"
+            ),
+            30,
+        )
+        if run_missed:
+            wait_for("the missed run", lambda: backups_of(ctl.res, "hourly"), 20)
+        time.sleep(4)
+        made = backups_of(ctl.res, "hourly")
+        assert len(made) == (1 if run_missed else 0)
+        if run_missed:
+            messages = [
+                e["message"]
+                for e in events_for(ctl.admin, "hourly")
+                if e["reason"] == "BackupCreated"
+            ]
+            assert len(messages) == 1 and "(the missed run of " in messages[0]
+    finally:
+        c.stop()
