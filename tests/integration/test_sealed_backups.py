@@ -36,7 +36,7 @@ from backupd.sandbox.cluster import Sandbox
 from backupd.storage import sealing
 from backupd.storage.layout import BackupKeys
 from backupd.storage.location import Location, open_location
-from backupd.trust.keys import Keyring, generate_signing_key
+from backupd.trust.keys import Keyring, generate_kek, generate_signing_key
 from tests.fixtures.cli import backupctl, error_line
 from tests.fixtures.objectstores import unique_bucket
 from tests.fixtures.workloads import configmap, secret
@@ -438,3 +438,48 @@ def subprocess_in(cwd: Path, *args: str, env: dict[str, str]) -> subprocess.Comp
         cwd=cwd,
         env={**os.environ, **env},
     )
+
+
+def test_keys_can_live_in_kubernetes_secrets(
+    tmp_path: Path, cluster: Sandbox, kube: client.ApiClient, app: str
+) -> None:
+    signing, kek = generate_signing_key(), generate_kek()
+    client.CoreV1Api(kube).create_namespaced_secret(
+        app,
+        {
+            "metadata": {"name": "backup-keys"},
+            "data": {
+                "signing.key": base64.b64encode(signing.pem()).decode(),
+                "encryption.key": base64.b64encode(kek.text()).decode(),
+            },
+        },
+    )
+    env = {"KUBECONFIG": str(cluster.kubeconfig), "BACKUPD_CONFIG": str(tmp_path / "c.yaml")}
+    url = (tmp_path / "store").as_uri()
+    ref = f"secret:{app}/backup-keys"
+    add = backupctl(
+        "location",
+        "add",
+        "k8s",
+        "--url",
+        url,
+        "--default",
+        "--signing-key",
+        ref,
+        "--encryption-key",
+        ref,
+        "-o",
+        "json",
+        env=env,
+    )
+    assert add.returncode == 0, add.stderr
+    assert json.loads(add.stdout)["signing_key"] == ref
+    res = backupctl("backup", "create", "b1", "--include-namespaces", app, "-o", "json", env=env)
+    assert res.returncode == 0, res.stderr
+    described = json.loads(backupctl("backup", "describe", "b1", "-o", "json", env=env).stdout)
+    assert described["signature"]["keyId"] == signing.key_id
+    assert described["status"]["encryption"]["keyId"] == kek.key_id
+    missing = backupctl(
+        "location", "add", "nope", "--url", url, "--signing-key", f"secret:{app}/absent", env=env
+    )
+    assert "absent" in error_line(missing)
