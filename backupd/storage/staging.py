@@ -54,15 +54,20 @@ def _boot_id() -> str:
         return ""
 
 
+def _stat_fields(pid: int) -> list[str]:
+    """/proc/<pid>/stat after the command name (state first), or [] if unknown."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return []
+
+
 def process_start(pid: int) -> int | None:
     """The start time of `pid` in clock ticks since boot (Linux), or None if unknown.
     With the pid, it tells a process from a later one that reused its number."""
+    fields = _stat_fields(pid)
     try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    try:
-        return int(raw.rsplit(")", 1)[1].split()[19])
+        return int(fields[19])
     except (IndexError, ValueError):
         return None
 
@@ -96,6 +101,9 @@ class Owner:
             return False
         except PermissionError:
             pass  # alive, another user's
+        fields = _stat_fields(self.pid)
+        if fields[:1] == ["Z"]:
+            return False  # killed, not yet waited for by its parent
         now_started = process_start(self.pid)
         return not (self.started is not None and now_started not in (None, self.started))
 

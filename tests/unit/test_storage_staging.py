@@ -212,3 +212,12 @@ def test_opening_a_location_creates_no_staging_root(root: Path, tmp_path: Path) 
 
     open_location((tmp_path / "store").as_uri())
     assert not root.exists()
+
+
+def test_a_killed_process_not_yet_waited_for_counts_as_gone(root: Path) -> None:
+    zombie = subprocess.Popen(["true"])
+    time.sleep(0.3)  # it has exited; nobody has waited for it yet
+    try:
+        assert here(zombie.pid, process_start(zombie.pid)).alive() is False
+    finally:
+        zombie.wait()
