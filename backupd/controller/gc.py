@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime
 import logging
 from collections import defaultdict
+from zoneinfo import ZoneInfoNotFoundError
 
 from pydantic import ValidationError
 
@@ -59,41 +60,46 @@ def candidate(obj: JSON) -> Candidate:
     )
 
 
+def rules_of(schedules: list[JSON]) -> dict[str, tuple[Retention, str]]:
+    """Schedule name -> (retention, time zone), for the schedules whose spec is valid."""
+    rules: dict[str, tuple[Retention, str]] = {}
+    for obj in schedules:
+        try:
+            spec = ScheduleSpec.model_validate(obj.get("spec") or {})
+        except (ValidationError, BackupdError):
+            continue
+        rules[obj["metadata"]["name"]] = (spec.retention, spec.time_zone)
+    return rules
+
+
+def plan(backups: list[JSON], schedules: list[JSON], at: datetime.datetime) -> list[Expired]:
+    """Which Backup resources expire at `at` and why: each schedule's backups under its
+    retention and time zone, the others by their TTL only. Pure."""
+    groups: dict[str, list[Candidate]] = defaultdict(list)
+    for obj in backups:
+        groups[labels_of(obj).get(SCHEDULE_LABEL, "")].append(candidate(obj))
+    rules = rules_of(schedules)
+    out: list[Expired] = []
+    for schedule, members in sorted(groups.items()):
+        retention, tz = rules.get(schedule, (None, "UTC"))
+        try:
+            out += expired(members, at, retention, tz)
+        except (ZoneInfoNotFoundError, ValueError) as e:  # a bad zone: the TTL still applies
+            log.warning("schedule %s: retention not applied: %s", schedule, e)
+            out += expired(members, at)
+    return out
+
+
 class Collector:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
-
-    def _rules(self) -> dict[str, tuple[Retention, str]]:
-        rules: dict[str, tuple[Retention, str]] = {}
-        for obj in self.ctx.res.list("schedules"):
-            try:
-                spec = ScheduleSpec.model_validate(obj.get("spec") or {})
-            except (ValidationError, BackupdError):
-                continue
-            rules[obj["metadata"]["name"]] = (spec.retention, spec.time_zone)
-        return rules
-
-    def plan(self, backups: list[JSON], at: datetime.datetime) -> list[Expired]:
-        groups: dict[str, list[Candidate]] = defaultdict(list)
-        for obj in backups:
-            groups[labels_of(obj).get(SCHEDULE_LABEL, "")].append(candidate(obj))
-        rules = self._rules()
-        out: list[Expired] = []
-        for schedule, members in sorted(groups.items()):
-            retention, tz = rules.get(schedule, (None, "UTC"))
-            try:
-                out += expired(members, at, retention, tz)
-            except Exception as e:  # an unknown zone: the TTL still applies
-                log.warning("schedule %s: retention not applied: %s", schedule, e)
-                out += expired(members, at)
-        return out
 
     def run_once(self) -> list[str]:
         """One pass; returns the names of the backups deleted."""
         backups = self.ctx.res.list("backups")
         by_name = {b["metadata"]["name"]: b for b in backups}
         deleted = []
-        for e in self.plan(backups, now()):
+        for e in plan(backups, self.ctx.res.list("schedules"), now()):
             if self.ctx.stopping.is_set():
                 break
             if self._delete(by_name[e.name], e.reason):
