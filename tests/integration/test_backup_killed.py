@@ -130,11 +130,13 @@ def test_kill_9_mid_upload_leaves_debris_that_the_next_run_and_delete_remove(
     assert location.list("backups/next/")  # the other backup is untouched
 
 
-def test_sigterm_mid_upload_aborts_the_upload_and_gives_the_name_back(
-    setup: Setup, big_namespace: str
+@pytest.mark.parametrize(
+    ("sig", "code"), [(signal.SIGTERM, 128 + signal.SIGTERM), (signal.SIGINT, 130)]
+)
+def test_sigterm_or_ctrl_c_mid_upload_aborts_the_upload_and_gives_the_name_back(
+    setup: Setup, big_namespace: str, sig: int, code: int
 ) -> None:
-    code = interrupt_mid_upload(setup, "stopped", big_namespace, signal.SIGTERM)
-    assert code == 128 + signal.SIGTERM
+    assert interrupt_mid_upload(setup, "stopped", big_namespace, sig) == code
     assert list(setup.staging.iterdir()) == []
     assert setup.uploads() == []
     assert setup.location().list("backups/") == []
