@@ -1,21 +1,34 @@
-# backupd and backupctl in one small image. Build: docker build -t backupd .
-# Stage 1 installs the locked dependencies into a virtualenv; stage 2 copies only
-# that virtualenv and runs as a non-root user.
-FROM python:3.11-slim AS build
-ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
-WORKDIR /src
-RUN python -m venv /opt/backupd
-COPY requirements.lock pyproject.toml ./
-# The lock holds the dev tools too; install only what the package needs at run time.
-RUN /opt/backupd/bin/pip install --no-deps $(grep -v -i -E '^(pytest|moto|ruff|mypy|types-|boto3-stubs|botocore-stubs|mypy-boto3|flask|werkzeug|jinja2|markupsafe|itsdangerous|blinker|responses|xmltodict|py-partiql|pluggy|iniconfig|pathspec|mypy_extensions|flask-cors|coverage)' requirements.lock | tr '\n' ' ')
-COPY backupd ./backupd
-COPY cli ./cli
-RUN /opt/backupd/bin/pip install --no-deps .
+# backupd and backupctl in one small image; `backupd` (the controller) is the entry point.
+#   docker build -t backupd:0.1.0 .
+#   buildah bud --isolation chroot --build-arg BASE_IMAGE=... -t backupd:0.1.0 .
+# Stage 1 builds a virtualenv from the locked versions; stage 2 holds only that
+# virtualenv on the same base, runs as a numeric non-root user, and writes nothing
+# outside /tmp (no bytecode at run time: it is compiled at install), so it runs with
+# a read-only root filesystem (deploy/deployment.yaml mounts an emptyDir at /tmp).
+ARG BASE_IMAGE=python:3.11-slim
 
-FROM python:3.11-slim
+FROM ${BASE_IMAGE} AS build
+# Extra pip options, e.g. "--no-index --find-links /src/wheelhouse" to build offline.
+ARG PIP_OPTIONS=""
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PIP_ROOT_USER_ACTION=ignore
+WORKDIR /src
+RUN python3 -m venv /opt/backupd
+COPY . /src
+# Only what the package needs at run time (no dev tools), at the locked versions.
+# hadolint ignore=SC2086
+RUN /opt/backupd/bin/pip install $PIP_OPTIONS --constraint requirements.lock /src \
+    && /opt/backupd/bin/pip uninstall --yes pip setuptools \
+    && /opt/backupd/bin/backupctl install -o name > /dev/null
+
+FROM ${BASE_IMAGE}
 COPY --from=build /opt/backupd /opt/backupd
-RUN useradd --system --uid 65532 --home-dir /var/lib/backupd --create-home backupd
+# A name for the numeric user: libraries ask for it (getpass.getuser() fails without).
+RUN echo "backupd:x:65532:65532:backupd:/tmp:/usr/sbin/nologin" >> /etc/passwd \
+    && echo "backupd:x:65532:" >> /etc/group
+ENV PATH=/opt/backupd/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    HOME=/tmp
+WORKDIR /tmp
 USER 65532:65532
-ENV PATH=/opt/backupd/bin:$PATH PYTHONUNBUFFERED=1
-WORKDIR /var/lib/backupd
 ENTRYPOINT ["backupd"]

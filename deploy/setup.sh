@@ -20,3 +20,14 @@ if [ "$(cat .venv/.lock-hash 2>/dev/null)" != "$lock_hash" ]; then
   echo "$lock_hash" > .venv/.lock-hash
 fi
 .venv/bin/backupctl sandbox build
+
+# The image test (tests/integration/test_image.py) builds the Dockerfile for real with
+# Debian's buildah FROM a debootstrap'd base (cold: about 5 minutes, then cached under
+# ~/.cache/backupd/images). BACKUPD_SKIP_IMAGE_TESTS=1 skips it and this install.
+if [ -z "${BACKUPD_SKIP_IMAGE_TESTS:-}" ] && ! { command -v buildah && command -v debootstrap; } >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq buildah debootstrap >/dev/null
+  else
+    echo "note: buildah and debootstrap are missing (apt-get install buildah debootstrap); the image test will be skipped" >&2
+  fi
+fi
