@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from backupd.api.backup import Backup
 from backupd.archive.stored import opened
 from backupd.backup.verify import verify
-from backupd.errors import ArchiveError, UserInputError
+from backupd.errors import ArchiveError, TrustError, UserInputError
 from backupd.storage.location import Location, open_location
 from tests.fixtures import hostile
 from tests.fixtures.hostile import Case, configmap, member
@@ -90,3 +91,14 @@ def test_names_or_all_but_not_both() -> None:
         verify(location, [])
     with pytest.raises(UserInputError):
         verify(location, ["a"], every=True)
+
+
+def test_a_signature_hook_that_refuses_fails_the_backup(location: Location, tmp_path: Path) -> None:
+    hostile.store(location, "good", good_case(), tmp_path)
+
+    def refuse(_location: Location, backup: Backup) -> None:
+        raise TrustError(f"backup {backup.metadata.name} is not signed by a trusted key")
+
+    [verdict] = verify(location, ["good"], check_signature=refuse)
+    assert verdict.problems == ["backup good is not signed by a trusted key"]
+    assert "archive" not in verdict.checked
