@@ -17,7 +17,7 @@ import sys
 import uuid
 
 from backupd import __version__
-from backupd.errors import BackupdError
+from backupd.errors import BackupdError, UserInputError
 
 
 class JsonFormatter(logging.Formatter):
@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> None:
     identity = args.identity or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
     try:
         if args.lease_duration < 1 or min(args.gc_interval, args.sync_interval) <= 0:
-            raise_input("--lease-duration is at least 1; intervals are positive")
+            raise UserInputError("--lease-duration is at least 1; intervals are positive")
         opts = Options(
             namespace=args.namespace,
             metrics_bind_address=args.metrics_bind_address,
@@ -103,12 +103,6 @@ def main(argv: list[str] | None = None) -> None:
     except BackupdError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(e.exit_code)
-
-
-def raise_input(message: str) -> None:
-    from backupd.errors import UserInputError
-
-    raise UserInputError(message)
 
 
 if __name__ == "__main__":

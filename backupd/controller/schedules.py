@@ -24,8 +24,8 @@ from pydantic import ValidationError
 from backupd.api.backup import SCHEDULE_LABEL
 from backupd.api.common import Phase, now
 from backupd.api.schedule import RunMissed, ScheduleSpec
-from backupd.cluster.client import JSON
 from backupd.backup import cron
+from backupd.cluster.client import JSON
 from backupd.controller.context import Context
 from backupd.controller.resources import phase_of
 from backupd.errors import BackupdError, ClusterConflict

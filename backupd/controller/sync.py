@@ -6,6 +6,8 @@ labels and status, annotated backupd.io/imported-from so it is never run again.
 A finished backup (Completed, PartiallyFailed) whose metadata object is gone from its
 location is deleted from the cluster, unless the garbage collector is still deleting
 it (backupd.io/deletion-pending). A location that does not answer changes nothing.
+Deleting only a Backup resource deletes nothing stored: the next pass imports it
+again (as Velero's sync does); `backupctl backup delete` or the TTL deletes a backup.
 """
 
 from __future__ import annotations
