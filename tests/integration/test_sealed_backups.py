@@ -14,6 +14,7 @@ import base64
 import contextlib
 import json
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -483,3 +484,31 @@ def test_keys_can_live_in_kubernetes_secrets(
         "location", "add", "nope", "--url", url, "--signing-key", f"secret:{app}/absent", env=env
     )
     assert "absent" in error_line(missing)
+
+
+def test_the_sign_and_encrypt_runbook_runs_as_written(
+    tmp_path: Path, cluster: Sandbox, app: str
+) -> None:
+    book = Path(__file__).resolve().parents[2] / "runbooks" / "sign-and-encrypt.md"
+    script = "\n".join(re.findall(r"^```bash\n(.*?)^```", book.read_text(), re.S | re.M))
+    env = {
+        **os.environ,
+        "KUBECONFIG": str(cluster.kubeconfig),
+        "BACKUPD_CONFIG": str(tmp_path / "config.yaml"),
+        "HOME": str(tmp_path / "home"),
+        "LOCATION_URL": (tmp_path / "store").as_uri(),
+        "NAMESPACE": app,
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+    }
+    res = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    keys = sorted(p.suffix for p in (tmp_path / "home" / ".config" / "backupd" / "keys").iterdir())
+    assert keys == [".kek", ".kek", ".key", ".key", ".pub", ".pub"]
+    stored = b"".join(p.read_bytes() for p in (tmp_path / "store").rglob("*") if p.is_file())
+    assert b"settings" not in stored  # the archives and indexes are encrypted
