@@ -138,8 +138,8 @@ def release(location: Location, mine: Claim) -> bool:
         if holder is None or holder.token != mine.token:
             return False
         location.delete(mine.key)
-    except StorageError as e:
-        log.warning("could not release the claim %s: %s", mine.key, e)
+    except StorageError as e:  # the run's own error says what happened to storage
+        log.info("could not release the claim %s: %s", mine.key, e)
         return False
     return True
 
@@ -147,7 +147,8 @@ def release(location: Location, mine: Claim) -> bool:
 def sweep(location: Location, kind: str = "backups") -> list[str]:
     """Abort the unfinished uploads under `<kind>/` whose claim belongs to a process of
     this host that is gone (killed mid-upload); returns their keys. Storage that
-    refuses to list uploads is logged, never fatal: it only leaves debris."""
+    refuses to list uploads (a narrow IAM policy) is never fatal: it only leaves
+    debris for `backup delete`."""
     if location.read_only:
         return []
     aborted: list[str] = []
@@ -168,8 +169,8 @@ def sweep(location: Location, kind: str = "backups") -> list[str]:
             if holder is not None and holder.owner.alive() is False:
                 location.abort_upload(upload)
                 aborted.append(upload.key)
-    except StorageError as e:
-        log.warning("could not look for unfinished uploads in %s: %s", location.url, e)
+    except StorageError as e:  # unreachable storage fails the claim itself, next
+        log.info("could not look for unfinished uploads in %s: %s", location.url, e)
     for key in aborted:
         log.info("aborted the unfinished upload of %s (its writer is gone)", key)
     return aborted
