@@ -5,6 +5,7 @@ under 300 MB, and no file written outside the process's own directories."""
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from pathlib import Path
@@ -17,9 +18,10 @@ from backupd.sandbox.cluster import Sandbox
 from backupd.sandbox.objectstores import MinioServer
 from backupd.storage.location import open_location
 from tests.fixtures import hostile
-from tests.fixtures.cli import error_line
+from tests.fixtures.cli import backupctl, error_line
 from tests.fixtures.hostile import CASES, Case, Measured
 from tests.fixtures.objectstores import unique_bucket
+from tests.integration.restore_support import backup, create_shop
 
 pytestmark = pytest.mark.integration
 
@@ -123,3 +125,17 @@ def test_a_hostile_archive_on_minio_is_refused(
     assert location.list("") == keys_before
     for d in (box.cwd, box.home, box.tmp):
         assert tree(d) == set(), d
+
+
+def test_a_real_backup_verifies_with_every_object_read(
+    cluster: Sandbox, namespace: str, tmp_path: Path
+) -> None:
+    """What backupd writes passes every check it makes when reading, objects included."""
+    create_shop(cluster.kubeconfig, namespace)
+    store = (tmp_path / "store").as_uri()
+    made = backup(cluster.kubeconfig, store, "real", namespace)
+    res = backupctl("backup", "verify", "real", "--read-data", "-l", store, "-o", "json")
+    assert res.returncode == 0, res.stderr
+    [verdict] = json.loads(res.stdout)
+    assert verdict["verified"] and verdict["checked"][-1] == "objects"
+    assert verdict["items"] == made.status.progress.items_backed_up > 10
