@@ -92,6 +92,8 @@ def test_two_concurrent_creates_of_one_name_exactly_one_succeeds(
     assert archive is not None and index is not None
     location.get_bytes(archive.key, sha256=archive.sha256)  # intact: the digests match
     location.get_bytes(index.key, sha256=index.sha256)
+    verified = backupctl("backup", "verify", "twin", "--read-data", env=env)
+    assert verified.returncode == 0, verified.stderr
     keys = BackupKeys("twin")
     assert set(location.list("backups/")) == {
         claim_key("backups", "twin"),
