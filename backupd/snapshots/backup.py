@@ -18,7 +18,7 @@ from backupd.api.common import parse_duration
 from backupd.api.progress import Cancel
 from backupd.api.snapshots import SnapshotState, VolumeSnapshotRecord, VolumeSnapshots
 from backupd.cluster.client import JSON, KubeClient
-from backupd.errors import ClusterNotFound
+from backupd.errors import BackupdError, ClusterNotFound
 from backupd.snapshots import csi
 from backupd.snapshots.plan import Task, check_class, plan
 from backupd.storage import ebs
@@ -72,6 +72,13 @@ def take_all(
         f"at most {spec.snapshot_concurrency} at a time"
     )
 
+    retain: dict[str, str | BackupdError] = {}
+    for c in sorted({t.record.snapshot_class or "" for t in planned.tasks} - {""}):
+        try:
+            retain[c] = csi.retain_twin(kube, c)
+        except BackupdError as e:
+            retain[c] = e
+
     def one(task: Task) -> VolumeSnapshotRecord:
         if cancel.is_set():
             return task.record.model_copy(
@@ -80,7 +87,13 @@ def take_all(
         if task.method == "ebs":
             ec2 = ec2_client(task.record.availability_zone)
             return ebs.take(ec2, task.record, name, cluster, timeout=timeout)
-        return csi.take(kube, task.record, name, timeout=timeout, cancel=cancel)
+        snapshot_class = retain[task.record.snapshot_class or ""]
+        if isinstance(snapshot_class, BackupdError):
+            why = f"no Retain class for {task.record.snapshot_class}: {snapshot_class}"
+            return task.record.model_copy(update={"state": SnapshotState.failed, "message": why})
+        return csi.take(
+            kube, task.record, name, snapshot_class=snapshot_class, timeout=timeout, cancel=cancel
+        )
 
     with ThreadPoolExecutor(max_workers=spec.snapshot_concurrency) as pool:
         taken = list(pool.map(one, planned.tasks))

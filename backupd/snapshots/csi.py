@@ -1,18 +1,23 @@
 """CSI volume snapshots through the snapshot API (snapshot.storage.k8s.io/v1).
 
-Policy: a backup creates a VolumeSnapshot of the claim in the claim's namespace and
-waits until it is readyToUse. Its VolumeSnapshotContent (which holds the driver's
-snapshot handle, i.e. the data) is then set to `deletionPolicy: Retain`, labelled
-with the backup's name, and the VolumeSnapshot is deleted: the source namespace keeps
-no objects of ours, and the content outlives it for as long as the backup exists.
-`backup delete` sets the content back to `Delete` and deletes it, so the driver
-deletes the snapshot. A snapshot that failed or never became ready is deleted at once
-(its class's deletionPolicy applies).
+Policy: a backup snapshots a claim with a VolumeSnapshot in the claim's namespace,
+through a twin of the chosen VolumeSnapshotClass that differs only in
+`deletionPolicy: Retain` (`<class>-backupd-retain`, made once per class, labelled
+backupd.io/retain-of). The VolumeSnapshotContent (the driver's snapshot handle, the
+data) is therefore born Retain: once the VolumeSnapshot is readyToUse, it is deleted
+and the source namespace keeps no object of ours, while the content, labelled with
+the backup's name, outlives it for as long as the backup exists. (Setting Retain on
+a content made with Delete and then deleting its VolumeSnapshot races the
+snapshot-controller's cache, which can still see Delete: the benchmark lost
+snapshots that way.) `backup delete` sets the content to `Delete` and deletes it, so
+the driver deletes the snapshot. A snapshot that fails or never becomes ready is
+deleted the same way at once.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import time
 from typing import Any
 
@@ -25,21 +30,26 @@ from backupd.api.snapshots import (
     snapshot_name,
 )
 from backupd.cluster.client import KubeClient
-from backupd.errors import BackupdError, ClusterError, ClusterNotFound
+from backupd.errors import BackupdError, ClusterConflict, ClusterError, ClusterNotFound
 
 JSON = dict[str, Any]
 API = "/apis/snapshot.storage.k8s.io/v1"
 MERGE_PATCH = "application/merge-patch+json"
+RETAIN_OF_LABEL = "backupd.io/retain-of"
 POLL = 0.25
+CLEANUP_TIMEOUT = 60.0
 
 
 def classes(kube: KubeClient) -> list[JSON] | None:
-    """The cluster's VolumeSnapshotClasses; None when it does not serve the API."""
+    """The cluster's VolumeSnapshotClasses (not our Retain twins); None when it does
+    not serve the API."""
     try:
         items: list[JSON] = kube.get(f"{API}/volumesnapshotclasses").get("items", [])
     except ClusterNotFound:
         return None
-    return items
+    return [
+        c for c in items if RETAIN_OF_LABEL not in ((c.get("metadata") or {}).get("labels") or {})
+    ]
 
 
 def snapshot_path(namespace: str, name: str = "") -> str:
@@ -60,43 +70,67 @@ def _delete(kube: KubeClient, path: str) -> None:
         kube.delete(path)
 
 
+def retain_twin(kube: KubeClient, name: str) -> str:
+    """The class to snapshot with for class `name`: itself if it retains its contents,
+    else its Retain twin (created if missing)."""
+    cls = kube.get(f"{API}/volumesnapshotclasses/{name}")
+    if cls.get("deletionPolicy") == "Retain":
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    twin = f"{name[:200].rstrip('-.')}-{digest}-backupd-retain"
+    body = {
+        "apiVersion": "snapshot.storage.k8s.io/v1",
+        "kind": "VolumeSnapshotClass",
+        "metadata": {"name": twin, "labels": {RETAIN_OF_LABEL: name[:63].rstrip("-._")}},
+        "driver": cls["driver"],
+        "deletionPolicy": "Retain",
+        "parameters": cls.get("parameters") or {},
+    }
+    with contextlib.suppress(ClusterConflict):
+        kube.post(f"{API}/volumesnapshotclasses", body)
+    return twin
+
+
 def take(
     kube: KubeClient,
     record: VolumeSnapshotRecord,
     backup: str,
     *,
+    snapshot_class: str,
     timeout: float,
     cancel: Cancel,
 ) -> VolumeSnapshotRecord:
-    """Snapshot one claim; the record says Ready with the handle, or why not."""
+    """Snapshot one claim through `snapshot_class` (a Retain class); the record says
+    Ready with the handle, or why not."""
     name = snapshot_name(backup, record.namespace, record.claim)
     body = {
         "apiVersion": "snapshot.storage.k8s.io/v1",
         "kind": "VolumeSnapshot",
         "metadata": {"name": name, "namespace": record.namespace, "labels": {BACKUP_LABEL: backup}},
         "spec": {
-            "volumeSnapshotClassName": record.snapshot_class,
+            "volumeSnapshotClassName": snapshot_class,
             "source": {"persistentVolumeClaimName": record.claim},
         },
     }
     path = snapshot_path(record.namespace, name)
     try:
         kube.post(snapshot_path(record.namespace), body)
-        snapshot = _wait_ready(kube, path, timeout, cancel)
-        if isinstance(snapshot, str):
-            _delete(kube, path)
-            state = SnapshotState.timed_out if "ready within" in snapshot else SnapshotState.failed
-            return record.model_copy(update={"state": state, "message": snapshot})
-        content_name = snapshot["status"]["boundVolumeSnapshotContentName"]
-        content = patch(
-            kube,
-            content_path(content_name),
-            {"metadata": {"labels": {BACKUP_LABEL: backup}}, "spec": {"deletionPolicy": "Retain"}},
+        snapshot, why = _wait_ready(kube, path, timeout, cancel)
+        content_name = str(
+            (snapshot.get("status") or {}).get("boundVolumeSnapshotContentName") or ""
         )
-        _delete(kube, path)  # the content is retained; the namespace keeps nothing of ours
-        content = _retained(kube, path, content_name, timeout)
+        if why is not None:
+            _discard(kube, path, content_name)
+            state = SnapshotState.timed_out if "ready within" in why else SnapshotState.failed
+            return record.model_copy(update={"state": state, "message": why})
+        content = patch(
+            kube, content_path(content_name), {"metadata": {"labels": {BACKUP_LABEL: backup}}}
+        )
+        _delete(kube, path)  # the content is Retain; the namespace keeps nothing of ours
+        _wait_gone(kube, path, CLEANUP_TIMEOUT)
     except BackupdError as e:
-        _delete_quietly(kube, path)
+        with contextlib.suppress(BackupdError):
+            _delete(kube, path)
         return record.model_copy(update={"state": SnapshotState.failed, "message": str(e)})
     status = content.get("status") or {}
     restore_size = status.get("restoreSize")
@@ -113,52 +147,51 @@ def take(
     )
 
 
-def _retained(kube: KubeClient, snapshot: str, content_name: str, timeout: float) -> JSON:
-    """Wait until the VolumeSnapshot is gone, then check that its content stayed (the
-    snapshot-controller acts on its cache: a stale one could still apply Delete)."""
+def _discard(kube: KubeClient, snapshot: str, content_name: str | None) -> None:
+    """Delete a snapshot that will not be used, and its (Retain) content and data."""
+    with contextlib.suppress(BackupdError):
+        _delete(kube, snapshot)
+        _wait_gone(kube, snapshot, CLEANUP_TIMEOUT)
+        if content_name:
+            delete_content(kube, content_name, timeout=CLEANUP_TIMEOUT)
+
+
+def _wait_gone(kube: KubeClient, path: str, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            kube.get(snapshot)
+            kube.get(path)
         except ClusterNotFound:
-            break
+            return
         time.sleep(POLL)
-    try:
-        content = kube.get(content_path(content_name))
-    except ClusterNotFound:
-        content = {}
-    if not content or content.get("metadata", {}).get("deletionTimestamp"):
-        raise ClusterError(f"VolumeSnapshotContent {content_name} was deleted with its snapshot")
-    return content
 
 
-def _delete_quietly(kube: KubeClient, path: str) -> None:
-    with contextlib.suppress(BackupdError):
-        _delete(kube, path)
-
-
-def _wait_ready(kube: KubeClient, path: str, timeout: float, cancel: Cancel) -> JSON | str:
-    """The VolumeSnapshot once readyToUse, or why it is not (a message)."""
+def _wait_ready(
+    kube: KubeClient, path: str, timeout: float, cancel: Cancel
+) -> tuple[JSON, str | None]:
+    """The VolumeSnapshot, and None once it is readyToUse, else why it is not."""
     deadline = time.monotonic() + timeout
     last_error = ""
     while True:
         snapshot = kube.get(path)
         status = snapshot.get("status") or {}
         if status.get("readyToUse") is True and status.get("boundVolumeSnapshotContentName"):
-            return snapshot
+            return snapshot, None
         error = (status.get("error") or {}).get("message")
         if error:
             last_error = f": {error}"
         if cancel.is_set():
-            return "cancelled before the snapshot was ready"
+            return snapshot, "cancelled before the snapshot was ready"
         if time.monotonic() > deadline:
-            return f"the snapshot did not become ready within {timeout:.0f}s{last_error}"
+            return snapshot, f"the snapshot did not become ready within {timeout:.0f}s{last_error}"
         time.sleep(POLL)
 
 
 def delete_content(kube: KubeClient, name: str, *, timeout: float = 120.0) -> None:
     """Delete a retained VolumeSnapshotContent and, through its driver, the snapshot.
-    Raises a BackupdError if it is still there after `timeout` (the driver refused)."""
+    The policy is set to Delete first: the sidecar sees that update before the
+    deletion (one object's events arrive in order). Raises a BackupdError if it is
+    still there after `timeout` (the driver refused)."""
     path = content_path(name)
     try:
         patch(kube, path, {"spec": {"deletionPolicy": "Delete"}})
@@ -166,6 +199,7 @@ def delete_content(kube: KubeClient, name: str, *, timeout: float = 120.0) -> No
         return  # already gone
     _delete(kube, path)
     deadline = time.monotonic() + timeout
+    content: JSON = {}
     while time.monotonic() < deadline:
         try:
             content = kube.get(path)
