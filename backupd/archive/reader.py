@@ -1,6 +1,6 @@
 """Read a backup's index and archive, believing nothing before it is checked.
 
-    read_index(stream, source)       the stored index (gzip JSON lines), within limits
+    read_index(stream, source)       the stored index (backupd.archive.index)
     ArchiveReader(open, index, ...)  one pass over the archive, checked against the index:
                                      exactly the indexed members, each once, of the size
                                      and sha256 the index says; an inner index (if any)
@@ -16,13 +16,10 @@ declared size matched the index, and no member may exceed MAX_MEMBER_SIZE.
 
 from __future__ import annotations
 
-import gc
 import gzip
 import hashlib
-import zlib
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -30,144 +27,24 @@ import orjson
 import zstandard
 
 from backupd.archive.format import (
-    FORMAT_VERSION,
     INDEX_MEMBER,
     MAX_INDEX_BYTES,
-    MAX_INDEX_LINE,
-    MAX_ITEMS,
     MAX_MEMBER_SIZE,
     IndexEntry,
-    InvalidEntry,
     decompressed_limit,
 )
+from backupd.archive.index import DECOMPRESS_ERRORS, Index, bulk, read_index_lines
+from backupd.archive.index import read_index as read_index  # re-exported
+from backupd.archive.index import read_index_file as read_index_file
 from backupd.archive.tar import TarProblem, TarStream
 from backupd.errors import ArchiveError, BackupdError, IntegrityError, TrustError
 
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 _GZIP_MAGIC = b"\x1f\x8b"
 _CHUNK = 1 << 20
-_DECOMPRESS_ERRORS = (OSError, EOFError, zlib.error, zstandard.ZstdError)
 
 Opener = Callable[[], AbstractContextManager[BinaryIO]]
 Keep = Callable[[IndexEntry, bytes], None]
-
-
-@dataclass(frozen=True)
-class Index:
-    """A backup's items. `size` and `sha256` are those of its JSON lines when read
-    from the stored copy: an inner index in the archive must be the same bytes."""
-
-    header: dict[str, Any]
-    entries: list[IndexEntry]
-    by_path: dict[str, IndexEntry] = field(repr=False)
-    size: int | None = None
-    sha256: str | None = None
-
-    @classmethod
-    def of(cls, header: dict[str, Any], entries: list[IndexEntry], source: str) -> Index:
-        by_path: dict[str, IndexEntry] = {}
-        for e in entries:
-            if by_path.setdefault(e.path, e) is not e:
-                raise ArchiveError(f"the index of {source} lists {e.path} twice")
-        return cls(header, entries, by_path)
-
-
-@contextmanager
-def _bulk() -> Iterator[None]:
-    """No cyclic garbage collection while many small objects are made (none are cycles):
-    it cost 40% of reading a 200k-item index."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
-def _index_error(source: str, problem: str) -> ArchiveError:
-    return ArchiveError(f"the index of {source} is refused: {problem}")
-
-
-def _lines(
-    chunks: Iterable[bytes], counted: list[int], digest: Any, source: str
-) -> Iterator[bytes]:
-    """Lines (without their newline) of a stream of chunks; never a line longer than
-    MAX_INDEX_LINE or a stream longer than MAX_INDEX_BYTES held."""
-    carry = b""
-    for chunk in chunks:
-        counted[0] += len(chunk)
-        if counted[0] > MAX_INDEX_BYTES:
-            raise _index_error(source, f"it is larger than {MAX_INDEX_BYTES} bytes")
-        digest.update(chunk)
-        lines = (carry + chunk).split(b"\n")
-        carry = lines.pop()
-        if len(carry) > MAX_INDEX_LINE:
-            raise _index_error(source, f"a line is longer than {MAX_INDEX_LINE} bytes")
-        yield from lines
-    if carry:
-        yield carry
-
-
-def _read_lines(chunks: Iterable[bytes], source: str) -> Index:
-    header: dict[str, Any] | None = None
-    entries: list[IndexEntry] = []
-    by_path: dict[str, IndexEntry] = {}
-    digest = hashlib.sha256()
-    counted = [0]
-    from_dict = IndexEntry.from_dict
-    for lineno, line in enumerate(_lines(chunks, counted, digest, source), start=1):
-        if len(line) > MAX_INDEX_LINE:
-            raise _index_error(source, f"line {lineno} is longer than {MAX_INDEX_LINE} bytes")
-        try:
-            value = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            raise _index_error(source, f"line {lineno} is not JSON") from None
-        if header is None:
-            version = value.get("formatVersion") if isinstance(value, dict) else None
-            if not isinstance(version, int) or isinstance(version, bool):
-                raise _index_error(source, "its first line is not an index header")
-            if version > FORMAT_VERSION:
-                raise _index_error(source, f"format {version} is newer than this backupd reads")
-            header = value
-            continue
-        if len(entries) >= MAX_ITEMS:
-            raise _index_error(source, f"it lists more than {MAX_ITEMS} items")
-        try:
-            entry = from_dict(value)
-        except InvalidEntry as e:
-            raise _index_error(source, f"line {lineno}: {e}") from None
-        path = entry.path
-        if by_path.setdefault(path, entry) is not entry:
-            raise _index_error(source, f"line {lineno} lists {path} a second time")
-        entries.append(entry)
-    if header is None:
-        raise _index_error(source, "it is empty")
-    return Index(header, entries, by_path, counted[0], digest.hexdigest())
-
-
-def read_index(stream: BinaryIO, source: str) -> Index:
-    """The stored index (gzip JSON lines) from `stream`; `source` names the backup."""
-    try:
-        with gzip.GzipFile(fileobj=stream, mode="rb") as plain, _bulk():
-            return _read_lines(iter(lambda: plain.read(_CHUNK), b""), source)
-    except _DECOMPRESS_ERRORS as e:
-        raise _index_error(source, f"it is not valid gzip ({type(e).__name__}: {e})") from None
-
-
-def read_index_lines(
-    lines: Iterable[bytes], source: str
-) -> tuple[dict[str, Any], list[IndexEntry]]:
-    """An index from plain JSON lines (each at most MAX_INDEX_LINE bytes)."""
-    index = _read_lines(lines, source)
-    return index.header, index.entries
-
-
-def read_index_file(path: Path) -> tuple[dict[str, Any], list[IndexEntry]]:
-    """Read a stored index (gzip JSON lines) from a local file."""
-    with path.open("rb") as f:
-        index = read_index(f, path.name)
-    return index.header, index.entries
 
 
 def parse_object(entry: IndexEntry, data: bytes, source: str) -> dict[str, Any]:
@@ -258,11 +135,11 @@ class ArchiveReader:
         with self._open() as raw:
             try:
                 try:
-                    with _bulk():
+                    with bulk():
                         self._walk(TarStream(_decompressed(raw).read, limit), index, keep)
                 except TarProblem as e:
                     raise self._refused(str(e)) from None
-                except _DECOMPRESS_ERRORS as e:
+                except DECOMPRESS_ERRORS as e:
                     raise self._refused(f"it is not a valid compressed stream ({e})") from None
             except ArchiveError:
                 drain(raw)  # a digest mismatch of the stored bytes says more: IntegrityError
@@ -330,7 +207,7 @@ class ArchiveReader:
                     tar.data(member.size)
             except TarProblem as e:
                 raise self._refused(str(e)) from None
-            except _DECOMPRESS_ERRORS as e:
+            except DECOMPRESS_ERRORS as e:
                 raise self._refused(f"it is not a valid compressed stream ({e})") from None
         raise self._refused("it has no index")
 

@@ -20,7 +20,8 @@ from typing import Any, BinaryIO
 from backupd.api.backup import Backup
 from backupd.api.common import StoredObject
 from backupd.archive.format import IndexEntry
-from backupd.archive.reader import ArchiveReader, Index, drain, read_index
+from backupd.archive.index import Index, read_index
+from backupd.archive.reader import ArchiveReader, drain
 from backupd.errors import (
     ArchiveError,
     IntegrityError,

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from backupd.archive.format import INDEX_MEMBER, MAX_MEMBER_SIZE
-from backupd.archive.reader import ArchiveReader, Index, read_index
+from backupd.archive.index import Index, read_index
+from backupd.archive.reader import ArchiveReader
 from backupd.errors import ArchiveError
 from tests.fixtures import hostile
 from tests.fixtures.hostile import CASES, Case, configmap, header, member, pax, pax_record
