@@ -31,3 +31,8 @@ if [ -z "${BACKUPD_SKIP_IMAGE_TESTS:-}" ] && ! { command -v buildah && command -
     echo "note: buildah and debootstrap are missing (apt-get install buildah debootstrap); the image test will be skipped" >&2
   fi
 fi
+if [ -z "${BACKUPD_SKIP_IMAGE_TESTS:-}" ] && command -v buildah >/dev/null 2>&1 && command -v debootstrap >/dev/null 2>&1; then
+  # The base (Debian's mirror) and the wheels (the Python index) are downloaded here,
+  # never by the tests, which build the image offline from this cache.
+  .venv/bin/python -c "from backupd.sandbox import images; images.prepare()"
+fi

@@ -117,8 +117,14 @@ def _has_image(name: str) -> bool:
     return bool(buildah("images", "--quiet", "--filter", f"reference={name}").strip())
 
 
-def ensure_base() -> str:
-    """The base image's name, made (debootstrap, ~1.5 min cold) only when not cached."""
+PREPARE = "deploy/setup.sh prepares it (the only step that downloads)"
+
+
+def ensure_base(*, offline: bool = False) -> str:
+    """The base image's name, made (debootstrap, ~1.5 min cold) only when not cached.
+
+    `offline` (the tests): never download; a base not prepared yet is an error.
+    """
     mirror = debian_mirror()
     key = base_key(mirror)
     name = f"{BASE_NAME}:{key}"
@@ -126,6 +132,8 @@ def ensure_base() -> str:
         return name
     tarball = images_dir() / f"base-{key}.tar"
     if not tarball.exists():
+        if offline:
+            raise SandboxError(f"the image's base {name} is not prepared; {PREPARE}")
         _debootstrap(mirror, tarball)
     container = buildah("from", "scratch", what="buildah from scratch").strip()
     try:
@@ -164,7 +172,7 @@ def runtime_requirements(repo: Path = REPO_ROOT) -> list[str]:
     return [*project["dependencies"], *build]
 
 
-def ensure_wheels(repo: Path = REPO_ROOT) -> Path:
+def ensure_wheels(repo: Path = REPO_ROOT, *, offline: bool = False) -> Path:
     """Wheels of the run-time dependencies (locked versions) and the build backend."""
     wanted = runtime_requirements(repo)
     digest = hashlib.sha256("\n".join(wanted).encode())
@@ -172,6 +180,8 @@ def ensure_wheels(repo: Path = REPO_ROOT) -> Path:
     wheels = images_dir() / f"wheels-{digest.hexdigest()[:12]}"
     if (wheels / ".complete").exists():
         return wheels
+    if offline:
+        raise SandboxError(f"the image's wheels are not prepared; {PREPARE}")
     wheels.mkdir(parents=True, exist_ok=True)
     _run(
         [
@@ -206,9 +216,15 @@ def _no_bytecode(_dir: str, names: list[str]) -> list[str]:
     return [n for n in names if n == "__pycache__" or n.endswith(".pyc")]
 
 
+def prepare(repo: Path = REPO_ROOT) -> None:
+    """Download what an image build needs (the base, the wheels); a warm cache does nothing."""
+    ensure_base()
+    ensure_wheels(repo)
+
+
 def build_image(tag: str, *, base: str, repo: Path = REPO_ROOT) -> None:
-    """Build the Dockerfile FROM `base`, offline (wheels from ensure_wheels)."""
-    wheels = ensure_wheels(repo)
+    """Build the Dockerfile FROM `base`, offline: wheels prepared by `prepare` only."""
+    wheels = ensure_wheels(repo, offline=True)
     with tempfile.TemporaryDirectory(prefix="backupd-context-") as tmp:
         context = Path(tmp)
         _context(repo, wheels, context)

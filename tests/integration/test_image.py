@@ -1,7 +1,7 @@
 """The Dockerfile, built for real: buildah (vfs, chroot isolation) FROM a Debian base
 that debootstrap makes from this machine's apt mirror (cached under
-~/.cache/backupd/images), with the locked wheels fetched by pip beforehand so the
-build itself is offline. The image runs `backupd --version`, runs as non-root with
+~/.cache/backupd/images), with the locked wheels fetched by pip beforehand. Both are
+downloaded by deploy/setup.sh, never here: the test builds offline (loopback only). The image runs `backupd --version`, runs as non-root with
 no pip in it, ships the install manifests, and runs the controller (host network)
 against the sandbox for one scheduled backup.
 
@@ -59,7 +59,7 @@ def image() -> str:
     if missing:
         pytest.skip(f"{' and '.join(missing)} not installed (deploy/setup.sh installs them)")
     started = time.monotonic()
-    images.build_image(TAG, base=images.ensure_base())
+    images.build_image(TAG, base=images.ensure_base(offline=True))  # loopback only
     print(f"image built in {time.monotonic() - started:.0f}s")
     return TAG
 
