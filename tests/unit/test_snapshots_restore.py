@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from backupd.api.common import Phase
+from backupd.api.restore import RestoredVolume, RestoreStatus
 from backupd.api.snapshots import SnapshotState, VolumeSnapshotRecord, VolumeSnapshots
 from backupd.restore.planner import Plan, plan, select_entries
 from backupd.restore.volumes import prepare
+from backupd.restore.volumes import record as record_outcomes
+from backupd.storage.ebs import persistent_volume
 from tests.unit.actions.builders import JSON, entry, namespace, obj, pv, pvc, spec
 
 DRIVER = "dir.csi.example.com"
@@ -95,3 +99,49 @@ def test_an_ebs_claim_is_bound_to_the_volume_the_restore_makes() -> None:
     [task] = prepare(p, VolumeSnapshots(backup="nightly", items=[ebs]), s, "r1")
     claim = item(p, "PersistentVolumeClaim", "data").obj["spec"]
     assert claim["volumeName"] == task.snapshot and "dataSource" not in claim
+
+
+def test_a_volume_left_without_its_data_makes_the_restore_partially_failed() -> None:
+    status = RestoreStatus(phase=Phase.completed)
+    bound = RestoredVolume(
+        namespace="shop", claim="a", driver=DRIVER, snapshot_handle="s1", outcome="Bound"
+    )
+    pending = bound.model_copy(
+        update={"claim": "b", "outcome": "Pending", "message": "not Bound within 60s"}
+    )
+    record_outcomes(status, [bound, pending])
+    assert status.phase is Phase.partially_failed and status.volumes == [bound, pending]
+    [error] = status.errors
+    assert (error.where(), error.message) == (
+        "persistentvolumeclaims/shop/b",
+        "volume data not restored (Pending): not Bound within 60s",
+    )
+
+
+def test_a_restored_ebs_volume_gets_a_pv_in_its_zone_bound_to_the_claim() -> None:
+    ebs = record("data", driver="kubernetes.io/aws-ebs", method="ebs", fs_type="xfs")
+    pv = persistent_volume(
+        ebs,
+        name="pv-new",
+        volume_id="vol-9",
+        zone="eu-west-1b",
+        namespace="shop-2",
+        storage_class="gp3",
+    )
+    spec = pv["spec"]
+    assert spec["awsElasticBlockStore"] == {"volumeID": "vol-9", "fsType": "xfs"}
+    assert spec["claimRef"] == {"namespace": "shop-2", "name": "data"}
+    assert spec["capacity"] == {"storage": str(2 * 2**30)}
+    assert spec["persistentVolumeReclaimPolicy"] == "Retain"
+    term = spec["nodeAffinity"]["required"]["nodeSelectorTerms"][0]["matchExpressions"][0]
+    assert (term["key"], term["values"]) == ("topology.kubernetes.io/zone", ["eu-west-1b"])
+    csi = persistent_volume(
+        record("data", driver="ebs.csi.aws.com", method="ebs"),
+        name="pv-new",
+        volume_id="vol-9",
+        zone="eu-west-1b",
+        namespace="shop",
+        storage_class=None,
+    )["spec"]
+    assert csi["csi"] == {"driver": "ebs.csi.aws.com", "volumeHandle": "vol-9"}
+    assert "storageClassName" not in csi
