@@ -229,6 +229,8 @@ class ArchiveReader:
         if entries is not None:
             wanted = {id(index.by_path.get(e.path)) for e in entries}
             wanted.discard(id(None))
+            if len(wanted) == len(index.entries):
+                wanted = None  # every item: the set need not be kept while reading
         kept: list[tuple[IndexEntry, bytes]] = []
 
         def keep(entry: IndexEntry, data: bytes) -> None:
