@@ -308,22 +308,25 @@ def delete(
         typer.confirm(
             f"delete backup {name} ({len(doomed.objects)} objects) from {loc.url}?", abort=True
         )
-    _delete_snapshots(loc, name, kubeconfig, context)
+    _remember_snapshots(loc, name)
     deleted = doomed.execute()
     info(f"backup {name} deleted ({deleted} objects)")
+    _delete_snapshots(loc, kubeconfig, context)
 
 
-def _delete_snapshots(
-    loc: Location, name: str, kubeconfig: str | None, context: str | None
-) -> None:
-    """The backup's snapshots (and any an earlier delete left) go first; those that
-    cannot are recorded under pending-deletions/ and retried by every later delete."""
+def _remember_snapshots(loc: Location, name: str) -> None:
+    """Before the backup goes, its snapshots are recorded under pending-deletions/."""
     try:
         snapshot_deletion.remember(loc, records.load_backup(loc, name))
     except NotFoundError:
         pass  # never committed: it recorded no snapshots
     except ArchiveError as e:
         warn(f"the volume snapshots of backup {name} cannot be read, so not deleted: {e}")
+
+
+def _delete_snapshots(loc: Location, kubeconfig: str | None, context: str | None) -> None:
+    """Delete the recorded snapshots (this backup's and any an earlier delete left);
+    those that cannot go yet stay recorded and are retried by every later delete."""
     outcome = snapshot_deletion.retry_pending(loc, kube=lambda: kube_client(kubeconfig, context))
     if outcome.deleted:
         info(f"deleted {len(outcome.deleted)} volume snapshot(s)")
