@@ -23,6 +23,7 @@ from backupd.api.backup import BackupSpec
 from backupd.api.common import Phase
 from backupd.backup import engine
 from backupd.cluster.client import KubeClient
+from backupd.sandbox import binaries
 from backupd.sandbox.cluster import Sandbox
 from backupd.sandbox.csi import STORAGE_CLASS, volume_dir
 from backupd.snapshots.backup import take_all
@@ -76,6 +77,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
+    for component in binaries.CSI_STACK:
+        binaries.ensure_built(component, log=print)
     with tempfile.TemporaryDirectory(prefix="bench-snapshots-") as tmp:
         root = Path(tmp)
         with Sandbox(root / "box", name="bench-csi", csi=True) as box:
