@@ -18,7 +18,7 @@ from backupd.api.common import parse_duration
 from backupd.api.progress import Cancel
 from backupd.api.snapshots import SnapshotState, VolumeSnapshotRecord, VolumeSnapshots
 from backupd.cluster.client import JSON, KubeClient
-from backupd.errors import BackupdError, ClusterNotFound
+from backupd.errors import BackupdError, ClusterError, ClusterNotFound, ClusterUnauthorized
 from backupd.snapshots import csi
 from backupd.snapshots.plan import Task, check_class, plan
 from backupd.storage import ebs
@@ -38,6 +38,25 @@ def _volumes(kube: KubeClient, claims: list[JSON]) -> dict[str, JSON]:
     return volumes
 
 
+def _unreadable(backup: Backup, claims: list[JSON], why: str, warn: Warn) -> VolumeSnapshots:
+    """Every claim without a snapshot, for one reason (e.g. no RBAC for snapshots)."""
+    records = []
+    for claim in claims:
+        meta = claim.get("metadata") or {}
+        r = VolumeSnapshotRecord(
+            namespace=meta.get("namespace", ""),
+            claim=meta.get("name", ""),
+            method="none",
+            state=SnapshotState.skipped,
+            message=why,
+        )
+        warn(r.namespace, f"{r.where()}: no volume snapshot: {why}")
+        records.append(r)
+    return VolumeSnapshots(
+        backup=backup.metadata.name, cluster=backup.status.cluster.id, items=records
+    )
+
+
 def take_all(
     kube: KubeClient,
     backup: Backup,
@@ -53,11 +72,17 @@ def take_all(
     spec = backup.spec
     if spec.snapshot_volumes is False or not claims:
         return None
-    classes = csi.classes(kube)
-    check_class(spec.snapshot_class, classes)
+    try:
+        classes = csi.classes(kube)
+        check_class(spec.snapshot_class, classes)
+        volumes = _volumes(kube, claims)
+    except ClusterError as e:
+        if isinstance(e, ClusterUnauthorized):
+            raise  # a refused credential fails the whole backup alike
+        return _unreadable(backup, claims, f"cannot read volumes or snapshot classes: {e}", warn)
     planned = plan(
         claims,
-        _volumes(kube, claims),
+        volumes,
         classes,
         chosen_class=spec.snapshot_class,
         explicit=spec.snapshot_volumes is True,

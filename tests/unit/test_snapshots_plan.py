@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
+from kubernetes import client as k8s_client
 
+from backupd.api.backup import Backup, BackupSpec
+from backupd.api.common import ObjectMeta
 from backupd.api.snapshots import (
     EBS_CSI_DRIVER,
     EBS_IN_TREE,
@@ -16,7 +20,10 @@ from backupd.api.snapshots import (
     restore_snapshot_name,
     snapshot_name,
 )
+from backupd.cluster.client import KubeClient
+from backupd.cluster.fake import FakeTransport, status_reply
 from backupd.errors import ArchiveError, UserInputError
+from backupd.snapshots.backup import take_all
 from backupd.snapshots.plan import check_class, plan
 
 JSON = dict[str, Any]
@@ -198,3 +205,46 @@ def test_stored_records_round_trip_and_refuse_another_backups_file() -> None:
         VolumeSnapshots.parse(snapshots.to_bytes(), "other")
     with pytest.raises(ArchiveError, match="unreadable"):
         VolumeSnapshots.parse(b"{not json", "nightly")
+
+
+def test_a_cluster_that_forbids_reading_snapshot_classes_warns_of_every_claim() -> None:
+    cfg = k8s_client.Configuration()
+    cfg.host = "https://api.example:6443"
+    fake = FakeTransport(
+        status_reply(403, "Forbidden", "volumesnapshotclasses is forbidden for backupd")
+    )
+    warned: list[tuple[str, str]] = []
+    backup = Backup(metadata=ObjectMeta(name="nightly"))
+    taken = take_all(
+        KubeClient(cfg, transport=fake),
+        backup,
+        [claim("data", volume="pv-1"), claim("logs", ns="other", volume="pv-2")],
+        warn=lambda ns, message: warned.append((ns, message)),
+        info=lambda _m: None,
+        cancel=threading.Event(),
+    )
+    assert taken is not None and taken.failures == 2
+    assert [ns for ns, _ in warned] == ["shop", "other"]
+    assert warned[0][1].startswith(
+        "persistentvolumeclaims/shop/data: no volume snapshot: cannot read volumes or snapshot "
+        "classes: "
+    )
+    assert "forbidden for backupd" in warned[0][1]
+
+
+def test_volumes_off_takes_nothing_and_asks_nothing() -> None:
+    cfg = k8s_client.Configuration()
+    cfg.host = "https://api.example:6443"
+    backup = Backup(metadata=ObjectMeta(name="nightly"), spec=BackupSpec(snapshot_volumes=False))
+    kube = KubeClient(cfg, transport=FakeTransport())  # any request would fail the test
+    assert (
+        take_all(
+            kube,
+            backup,
+            [claim("data", volume="pv-1")],
+            warn=lambda _n, _m: None,
+            info=lambda _m: None,
+            cancel=threading.Event(),
+        )
+        is None
+    )
