@@ -238,6 +238,7 @@ def run(
     summarize(run.items, status)
     if volume_tasks and not spec.dry_run and not cancel.is_set():
         volumes.record(status, volumes.execute(kube, volume_tasks, run.items, spec, name))
+        lines += [volumes.log_line(v, now()) for v in status.volumes]
     if cancel.is_set():
         _cancelled(run.items, status)
     status.warnings[:0] = [ItemIssue(message=w) for w in notices + plan.warnings]

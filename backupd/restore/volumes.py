@@ -18,6 +18,7 @@ content (Retain: the driver keeps the snapshot, which belongs to the backup).
 from __future__ import annotations
 
 import contextlib
+import datetime
 import time
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -288,3 +289,14 @@ def record(status: RestoreStatus, outcomes: list[RestoredVolume]) -> None:
             )
             if status.phase is Phase.completed:
                 status.phase = Phase.partially_failed
+
+
+def log_line(v: RestoredVolume, at: datetime.datetime) -> str:
+    """The restore log's line for one volume."""
+    level = "info" if v.outcome in ("Bound", "Skipped") else "error"
+    detail = f" volume {v.volume}" if v.volume else ""
+    why = f": {v.message}" if v.message else ""
+    return (
+        f"{at.isoformat()} {level} persistentvolumeclaims/{v.namespace}/{v.claim} "
+        f"{v.outcome} from snapshot {v.snapshot_handle}{detail}{why}"
+    )

@@ -156,6 +156,9 @@ def test_files_in_a_volume_come_back_with_the_same_sha256_after_namespace_delete
     restored_desc = backupctl("restore", "describe", "roundtrip-r", env=env)
     assert restored_desc.returncode == 0, restored_desc.stderr
     assert f"{ns}/data  Bound  {DRIVER}" in restored_desc.stdout
+    restore_log = backupctl("restore", "logs", "roundtrip-r", env=env)
+    logged = " ".join(restore_log.stdout.split())  # the console may wrap long lines
+    assert f"info persistentvolumeclaims/{ns}/data Bound from snapshot" in logged
 
     deleted = backupctl("backup", "delete", "roundtrip", "--yes", env=env)
     assert deleted.returncode == 0, deleted.stderr
