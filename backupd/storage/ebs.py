@@ -23,7 +23,7 @@ from backupd.api.snapshots import (
     SnapshotState,
     VolumeSnapshotRecord,
 )
-from backupd.errors import BackupdError, UserInputError
+from backupd.errors import StorageError, UserInputError
 
 EC2Client = Any  # boto3's EC2 client (no EC2 stubs are installed)
 
@@ -36,7 +36,7 @@ GIB = 2**30
 ClientFactory = Callable[[str | None], EC2Client]
 
 
-class EbsError(BackupdError):
+class EbsError(StorageError):
     """EC2 refused or failed a snapshot or volume operation."""
 
 
