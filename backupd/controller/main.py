@@ -78,8 +78,9 @@ def main(argv: list[str] | None = None) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
     logging.basicConfig(level=args.log_level.upper(), handlers=[handler], force=True)
-    for noisy in ("kopf", "apscheduler"):  # a line per watch event or job run otherwise
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.root.level))
+    if args.log_level != "debug":  # a line per watch event or job run otherwise
+        for noisy in ("kopf", "apscheduler"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
     from backupd.cluster.client import KubeClient
     from backupd.controller.operator import Options, run
 

@@ -13,6 +13,7 @@ had in flight is marked Failed by the next leader, never resumed).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
@@ -161,15 +162,9 @@ def run(kube: KubeClient, opts: Options, stop: threading.Event | None = None) ->
         schedules.start()
         housekeeping(ctx, opts, stop)
         try:
-            kopf.run(
-                registry=registry(ctx, schedules),
-                settings=settings(),
-                standalone=True,
-                namespaces=[opts.namespace],
-                stop_flag=stop,
-                ready_flag=watching,
-            )
+            asyncio.run(_watch(ctx, schedules, stop, watching))
         finally:
+            log.info("stopping: no new runs; waiting for runs in flight")
             stop.set()
             ctx.stopping.set()
             schedules.stop()
@@ -179,7 +174,34 @@ def run(kube: KubeClient, opts: Options, stop: threading.Event | None = None) ->
         if not lost.is_set():
             elector.release()
         server.shutdown()
+        log.info("stopped")
     return 1 if lost.is_set() else 0
+
+
+async def _watch(
+    ctx: Context, schedules: Schedules, stop: threading.Event, watching: threading.Event
+) -> None:
+    """kopf until `stop` is set or a SIGTERM/SIGINT arrives (kopf handles those).
+
+    kopf waits on a threading.Event in its default executor, which asyncio.run then
+    joins at exit: after a signal that thread would wait for ever. An asyncio.Event,
+    set from a daemon thread when `stop` is, leaves nothing to join."""
+    loop = asyncio.get_running_loop()
+    flag = asyncio.Event()
+
+    def bridge() -> None:
+        stop.wait()
+        loop.call_soon_threadsafe(flag.set)
+
+    threading.Thread(target=bridge, name="stop-bridge", daemon=True).start()
+    await kopf.operator(
+        registry=registry(ctx, schedules),
+        settings=settings(),
+        standalone=True,
+        namespaces=[ctx.namespace],
+        stop_flag=flag,
+        ready_flag=watching,
+    )
 
 
 def _ready(elector: LeaderElector, watching: threading.Event) -> bool:

@@ -129,12 +129,21 @@ def ensure_crds(kube: KubeClient, timeout: float = 60.0) -> None:
             body["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
             kube.put(f"{base}/{name}", body)
     deadline = time.monotonic() + timeout
-    for kind in KINDS:
-        name = f"{kind.plural}.{GROUP}"
-        while True:
-            conditions = kube.get(f"{base}/{name}").get("status", {}).get("conditions", [])
-            if any(c["type"] == "Established" and c["status"] == "True" for c in conditions):
-                break
-            if time.monotonic() > deadline:
-                raise SandboxError(f"CRD {name} was not established within {timeout:.0f}s")
-            time.sleep(0.2)
+
+    def served() -> bool:
+        for kind in KINDS:
+            status = kube.get(f"{base}/{kind.plural}.{GROUP}").get("status") or {}
+            conditions = status.get("conditions") or []  # null until the first check
+            if not any(c["type"] == "Established" and c["status"] == "True" for c in conditions):
+                return False
+        try:  # discovery lags Established a little: kopf finds resources through it
+            listed = kube.get(f"/apis/{GROUP}/{VERSION}").get("resources") or []
+        except ClusterNotFound:
+            return False
+        names = {r.get("name") for r in listed}
+        return all({k.plural, f"{k.plural}/status"} <= names for k in KINDS)
+
+    while not served():
+        if time.monotonic() > deadline:
+            raise SandboxError(f"the {GROUP} CRDs were not served within {timeout:.0f}s")
+        time.sleep(0.2)

@@ -86,6 +86,13 @@ def test_a_schedule_makes_named_labelled_backups_on_time_and_metrics_move(
             ),
             30,
         )
+        began = time.monotonic()
+        assert c.stop() == 0, c.logs()[-2000:]  # SIGTERM: a clean stop
+        assert time.monotonic() - began < 15
+        lease = ctl.admin.get(
+            "/apis/coordination.k8s.io/v1/namespaces/backupd/leases/backupd-controller"
+        )
+        assert lease["spec"].get("holderIdentity", "") == ""  # released for a standby at once
     finally:
         c.stop()
 
