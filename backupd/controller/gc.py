@@ -2,10 +2,11 @@
 
 Which backups expire is backupd.backup.retention's pure decision (each backup's TTL,
 its schedule's keep-last-N and GFS rules). Each is deleted as `backup delete` does:
-its volume snapshots first (backupd.snapshots.deletion, those that cannot go yet are
-recorded and retried), then by the shared delete protocol (backupd.storage.catalog:
-the metadata object first, so a half-deleted backup is never listed), and only then
-is its Backup resource deleted.
+its volume snapshots are recorded (backupd.snapshots.deletion), the backup is deleted
+by the shared delete protocol (backupd.storage.catalog: the metadata object first, so
+a half-deleted backup is never listed), then the recorded snapshots (those that
+cannot go yet stay recorded and are retried), and only then is its Backup resource
+deleted.
 
 A backup that cannot be deleted yet (a ReadOnly location, an unreachable one, an
 object under retention lock) keeps its resource, annotated backupd.io/deletion-pending
@@ -115,8 +116,9 @@ class Collector:
                 if resolved.location.read_only:
                     self._pending(obj, f"location {location_name} is ReadOnly")
                     return False
-                self._snapshots(resolved.location, name)
+                self._remember_snapshots(resolved.location, name)
                 deletion(resolved.location, name).execute()
+                self._delete_snapshots(resolved.location)
             except NotFoundError:
                 pass  # nothing stored (or the location is gone): only the resource is left
             except BackupdError as e:
@@ -127,15 +129,18 @@ class Collector:
         log.info("deleted backup %s: %s", name, reason)
         return True
 
-    def _snapshots(self, location: Location, name: str) -> None:
-        """The backup's volume snapshots go first (as `backup delete` does); what cannot go
-        yet is recorded in the location (pending-deletions/) and retried on every pass."""
+    def _remember_snapshots(self, location: Location, name: str) -> None:
+        """Before the backup goes, its volume snapshots are recorded (pending-deletions/)."""
         try:
             snapshot_deletion.remember(location, records.load_backup(location, name))
         except NotFoundError:
             pass  # never committed: it recorded no snapshots
         except ArchiveError as e:
             log.warning("the volume snapshots of backup %s cannot be read: %s", name, e)
+
+    def _delete_snapshots(self, location: Location) -> None:
+        """After the backup is gone (never a backup pointing at deleted data), the recorded
+        snapshots go; those that cannot go yet stay recorded and are retried every pass."""
         outcome = snapshot_deletion.retry_pending(location, kube=lambda: self.ctx.kube)
         for why in outcome.left:
             log.warning("volume snapshot not deleted yet (recorded, retried): %s", why)
