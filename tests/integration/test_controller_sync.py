@@ -3,6 +3,7 @@ collector never writes to a ReadOnly location and keeps track of what it could n
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +17,16 @@ from backupd.controller.resources import DELETION_PENDING, IMPORTED
 from backupd.sandbox.cluster import Sandbox
 from backupd.storage.catalog import committed_names, deletion
 from backupd.storage.location import open_location
-from tests.integration.controller_support import Env, env, events_for, location, phases, wait_for
+from tests.integration.controller_support import (
+    NAMESPACE,
+    Env,
+    env,
+    events_for,
+    free_port,
+    location,
+    phases,
+    wait_for,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -121,3 +131,40 @@ def test_an_expired_backup_in_a_read_only_location_is_kept_until_it_can_be_delet
         assert open_location(url).list("backups/short-lived/") == []
     finally:
         c.stop()
+
+
+def test_a_location_that_does_not_answer_is_unavailable_and_changes_nothing(ctl: Env) -> None:
+    port = free_port()  # nothing listens there: connection refused
+    url = f"s3://bucket/p?endpoint=http://127.0.0.1:{port}&region=us-east-1&max_attempts=1&connect_timeout=2"
+    secret = {"AWS_ACCESS_KEY_ID": "dGVzdA==", "AWS_SECRET_ACCESS_KEY": "dGVzdHRlc3Q="}
+    ctl.admin.post(
+        f"/api/v1/namespaces/{NAMESPACE}/secrets",
+        {"metadata": {"name": "s3-creds"}, "data": secret},
+    )
+    try:
+        location(ctl.res, "down", url, credential={"name": "s3-creds"})
+        ctl.res.create(
+            "backups",
+            {"metadata": {"name": "kept", "labels": {"backupd.io/location": "down"}}, "spec": {}},
+        )
+        ctl.res.patch_status("backups", "kept", {"phase": "Completed"})
+        c = ctl.controller().start()
+        try:
+            status = wait_for(
+                "the location marked Unavailable",
+                lambda: (
+                    (s := (ctl.res.get("storagelocations", "down") or {}).get("status", {})).get(
+                        "phase"
+                    )
+                    == "Unavailable"
+                    and s
+                ),
+                30,
+            )
+            assert f"127.0.0.1:{port}" in status["message"] and status["lastValidated"]
+            time.sleep(3)  # several sync passes
+            assert ctl.res.get("backups", "kept") is not None  # not removed for want of an answer
+        finally:
+            c.stop()
+    finally:
+        ctl.admin.delete(f"/api/v1/namespaces/{NAMESPACE}/secrets/s3-creds")
