@@ -21,6 +21,7 @@ from backupd.controller.context import Context
 from backupd.controller.reporting import StatusReporter
 from backupd.controller.resources import IMPORTED, annotations_of, labels_of, phase_of
 from backupd.errors import BackupdError
+from backupd.snapshots.backup import take_all as take_volume_snapshots
 
 PLURAL = "backups"
 LOCATION_LABEL = "backupd.io/location"
@@ -97,6 +98,7 @@ def _run(ctx: Context, name: str) -> None:
             report=reporter,
             cancel=ctx.stopping,
             labels={k: v for k, v in labels.items() if k.startswith("backupd.io/")},
+            volumes=take_volume_snapshots,
         )
     except BackupdError as e:
         _fail(ctx, obj, str(e))

@@ -34,17 +34,31 @@ def ctl(cluster: Sandbox, tmp_path: Path) -> Iterator[Env]:
     yield from env(cluster, tmp_path)
 
 
+@pytest.fixture()
+def restoring_allowed(ctl: Env) -> Iterator[None]:
+    """Restoring through the controller is opt-in: bind the restorer role, then unbind it
+    (other tests of this session check that deploy/ alone grants no writes)."""
+    binding = [
+        d for d in yaml.safe_load_all((DEPLOY / "optional/restore-binding.yaml").read_text()) if d
+    ]
+    for name in ("rbac/restorer.yaml", "optional/restore-binding.yaml"):
+        for doc in yaml.safe_load_all((DEPLOY / name).read_text()):
+            if doc:
+                apply(ctl.admin, doc)
+    yield
+    for doc in binding:
+        path = f"/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/{doc['metadata']['name']}"
+        assert doc["kind"] == "ClusterRoleBinding"
+        ctl.admin.delete(path)
+
+
 def test_a_backup_resource_then_a_restore_resource_bring_a_deleted_configmap_back(
-    ctl: Env, kube: client.ApiClient, namespace: str
+    ctl: Env, kube: client.ApiClient, namespace: str, restoring_allowed: None
 ) -> None:
     core = client.CoreV1Api(kube)
     core.create_namespaced_config_map(
         namespace, {"metadata": {"name": "settings"}, "data": {"colour": "blue"}}
     )
-    for name in ("rbac/restorer.yaml", "optional/restore-binding.yaml"):  # restoring is opt-in
-        for doc in yaml.safe_load_all((DEPLOY / name).read_text()):
-            if doc:
-                apply(ctl.admin, doc)
     location(ctl.res, "main", f"file://{ctl.tmp / 'store'}")
     c = ctl.controller().start()
     try:
