@@ -59,7 +59,7 @@ def archive_stream(location: Location, backup: Backup) -> Iterator[BinaryIO]:
     except StorageNotFound as e:
         raise NotFoundError(f"the archive of backup {name} is missing: {e}") from e
     except IntegrityError as e:
-        raise IntegrityError(f"the archive of backup {name} is corrupt: {e}") from e
+        raise IntegrityError(f"the archive of backup {name}: {e}") from e  # e says corrupt
 
 
 def load_index(location: Location, backup: Backup) -> Index:
@@ -76,7 +76,7 @@ def load_index(location: Location, backup: Backup) -> Index:
     except StorageNotFound as e:
         raise NotFoundError(f"the index of backup {name} is missing: {e}") from e
     except IntegrityError as e:
-        raise IntegrityError(f"the index of backup {name} is corrupt: {e}") from e
+        raise IntegrityError(f"the index of backup {name}: {e}") from e  # e says corrupt
 
 
 @dataclass

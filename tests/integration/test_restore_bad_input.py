@@ -66,7 +66,7 @@ def test_corrupt_archive(
     data[len(data) // 2] ^= 0xFF
     archive.write_bytes(bytes(data))
     line = restore_into(cluster, shop_backup, namespace)
-    assert "the archive of backup shop is corrupt" in line and "sha256 mismatch" in line
+    assert "the archive of backup shop: corrupt object" in line and "sha256 mismatch" in line
     assert_nothing_created(kube, shop_backup, namespace)
 
 
