@@ -28,7 +28,7 @@ from backupd.snapshots.plan import check_class as check_snapshot_class
 from backupd.storage import catalog, records, sealing, volumesnapshots
 from backupd.storage.layout import BackupKeys, validate_name
 from backupd.storage.location import Location
-from cli import backup_view
+from cli import backup_view, incluster
 from cli.common import ContextOption, KubeconfigOption, LocationOption, kube_client, progress_bar
 from cli.config import resolve_location
 from cli.keysettings import AllowUnsignedOption
@@ -89,9 +89,13 @@ def create(
     location: str = LocationOption,
     kubeconfig: str = KubeconfigOption,
     context: str = ContextOption,
+    in_cluster: bool = incluster.in_cluster_option("backup"),
+    controller_namespace: str = incluster.ControllerNamespaceOption,
+    wait: bool = incluster.WaitOption,
     output: OutputFormat = OutputOption,
 ) -> None:
-    """Back up the selected namespaces now."""
+    """Back up the selected namespaces now (with --in-cluster: through the backupd
+    controller; --location then names one of its StorageLocations)."""
     if compression not in ("gzip", "zstd"):
         raise UserInputError(f"unknown compression {compression!r}; use gzip or zstd")
     validate_name(name)
@@ -110,6 +114,21 @@ def create(
         snapshot_concurrency=snapshot_concurrency,
     )
     parse_duration(snapshot_timeout)
+    if in_cluster:
+        target = incluster.Target(kubeconfig, context, controller_namespace)
+        ended = incluster.backup(
+            name,
+            spec,
+            target,
+            location=location,
+            encryption_key=encryption_key,
+            wait=wait,
+            output=output,
+        )
+        if ended is not None:
+            data = ended.data
+            _summarize(Backup.from_stored(data), data, ended.elapsed, ended.where, output)
+        return
     loc = resolve_location(location, encryption_key=encryption_key)
     spec.storage_location = loc.url
     started = time.monotonic()
@@ -124,18 +143,24 @@ def create(
             report=Callbacks(on_progress=update),
             volumes=take_volume_snapshots,
         )
-    elapsed = time.monotonic() - started
+    _summarize(backup, backup.to_json_dict(), time.monotonic() - started, loc.url, output)
+
+
+def _summarize(
+    backup: Backup, data: dict[str, Any], elapsed: float, where: str, output: OutputFormat
+) -> None:
+    """Print the ended backup (`data` for -o json|yaml) and exit as its phase says."""
     st = backup.status
 
     def table() -> None:
         size = st.archive.size if st.archive else 0
         info(
-            f"backup {name} {st.phase}: {st.progress.items_backed_up} items, "
+            f"backup {backup.metadata.name} {st.phase}: {st.progress.items_backed_up} items, "
             f"{len(st.errors)} errors, {len(st.warnings)} warnings, {size} bytes, "
-            f"in {elapsed:.1f}s, stored in {loc.url}"
+            f"in {elapsed:.1f}s, stored in {where}"
         )
 
-    emit(backup.to_json_dict(), output, table)
+    emit(data, output, table)
     _exit_for(backup)
 
 

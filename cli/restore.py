@@ -21,7 +21,7 @@ from backupd.storage.catalog import default_restore_name as default_name
 from backupd.storage.catalog import unused_name
 from backupd.storage.layout import validate_name
 from backupd.storage.location import AccessMode
-from cli import backup_view
+from cli import backup_view, incluster
 from cli.common import ContextOption, KubeconfigOption, LocationOption, kube_client, progress_bar
 from cli.config import resolve_location
 from cli.keysettings import AllowUnsignedOption
@@ -101,9 +101,8 @@ def _fail_unless_complete(restore: Restore) -> None:
     hint = (
         None if restore.spec.dry_run else f"see: backupctl restore describe {restore.metadata.name}"
     )
-    raise BackupdError(
-        f"{what} {restore.metadata.name} {s.phase.value} with {len(s.errors)} error(s)", hint=hint
-    )
+    why = f" with {len(s.errors)} error(s)" + (f": {s.failure_reason}" if s.failure_reason else "")
+    raise BackupdError(f"{what} {restore.metadata.name} {s.phase.value}{why}", hint=hint)
 
 
 @app.command()
@@ -171,9 +170,13 @@ def create(
     kubeconfig: str = KubeconfigOption,
     context: str = ContextOption,
     location: str = LocationOption,
+    in_cluster: bool = incluster.in_cluster_option("restore"),
+    controller_namespace: str = incluster.ControllerNamespaceOption,
+    wait: bool = incluster.WaitOption,
     output: OutputFormat = OutputOption,
 ) -> None:
-    """Restore a backup (or a schedule's latest good backup) into the target cluster."""
+    """Restore a backup (or a schedule's latest good backup) into the target cluster
+    (with --in-cluster: through the backupd controller, from its Backup's location)."""
     if (from_backup is None) == (from_schedule is None):
         raise UserInputError("give exactly one of --from-backup and --from-schedule")
     spec = RestoreSpec(
@@ -204,6 +207,22 @@ def create(
     parse_duration(volume_timeout)
     if name is not None:
         validate_name(name, "restore")
+    if in_cluster:
+        target = incluster.Target(kubeconfig, context, controller_namespace)
+        local_only = {
+            "--location": location is not None,
+            "--allow-unsigned": allow_unsigned,
+            "--any-cluster": any_cluster,
+            "--workers": workers != DEFAULT_WORKERS,
+        }
+        ended = incluster.restore(
+            name, spec, target, local_only=local_only, wait=wait, output=output
+        )
+        if ended is not None:
+            ran = Restore.from_stored(ended.data)
+            emit(ended.data, output, lambda: _summary(ran, diffs=not dry_run))
+            _fail_unless_complete(ran)
+        return
     loc = resolve_location(location, allow_unsigned=allow_unsigned)
     kube = kube_client(kubeconfig, context)
     try:

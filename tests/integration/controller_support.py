@@ -15,6 +15,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -237,3 +238,23 @@ def env(box: Sandbox, tmp: Path) -> Iterator[Env]:
         yield Env(box, admin, res, kubeconfig, tmp)
     finally:
         clean(res)
+
+
+@contextmanager
+def allow_restoring(admin: KubeClient) -> Iterator[None]:
+    """Restoring through the controller is opt-in: bind the restorer role, then unbind it
+    (other tests of this session check that deploy/ alone grants no writes)."""
+    binding = [
+        d for d in yaml.safe_load_all((DEPLOY / "optional/restore-binding.yaml").read_text()) if d
+    ]
+    for name in ("rbac/restorer.yaml", "optional/restore-binding.yaml"):
+        for doc in yaml.safe_load_all((DEPLOY / name).read_text()):
+            if doc:
+                apply(admin, doc)
+    try:
+        yield
+    finally:
+        for doc in binding:
+            assert doc["kind"] == "ClusterRoleBinding"
+            name = doc["metadata"]["name"]
+            admin.delete(f"/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/{name}")

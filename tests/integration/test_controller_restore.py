@@ -9,14 +9,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 from kubernetes import client
 
 from backupd.sandbox.cluster import Sandbox
 from tests.integration.controller_support import (
-    DEPLOY,
     Env,
-    apply,
+    allow_restoring,
     backups_of,
     env,
     events_for,
@@ -36,20 +34,9 @@ def ctl(cluster: Sandbox, tmp_path: Path) -> Iterator[Env]:
 
 @pytest.fixture()
 def restoring_allowed(ctl: Env) -> Iterator[None]:
-    """Restoring through the controller is opt-in: bind the restorer role, then unbind it
-    (other tests of this session check that deploy/ alone grants no writes)."""
-    binding = [
-        d for d in yaml.safe_load_all((DEPLOY / "optional/restore-binding.yaml").read_text()) if d
-    ]
-    for name in ("rbac/restorer.yaml", "optional/restore-binding.yaml"):
-        for doc in yaml.safe_load_all((DEPLOY / name).read_text()):
-            if doc:
-                apply(ctl.admin, doc)
-    yield
-    for doc in binding:
-        path = f"/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/{doc['metadata']['name']}"
-        assert doc["kind"] == "ClusterRoleBinding"
-        ctl.admin.delete(path)
+    """Restoring through the controller is opt-in (see controller_support.allow_restoring)."""
+    with allow_restoring(ctl.admin):
+        yield
 
 
 def test_a_backup_resource_then_a_restore_resource_bring_a_deleted_configmap_back(
