@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 import typer
 
-from backupd.api.backup import BackupSpec
+from backupd.api.backup import LOCATION_LABEL, BackupSpec
 from backupd.api.common import Model, Phase
 from backupd.api.crds import GROUP, VERSION
 from backupd.api.restore import RestoreSpec
@@ -31,8 +31,6 @@ from cli.output import OutputFormat, emit, info
 FINAL = frozenset(p.value for p in Phase if p.final)
 POLL = 0.5  # seconds between two reads of the resource
 SILENCE = 30.0  # still New after this long: say the controller may not be running
-# set by the controller on a Backup it ran: the StorageLocation it used
-LOCATION_LABEL = "backupd.io/location"
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,8 @@ from backupd.api.common import Issue, Model, ObjectMeta, Phase, StoredObject
 DEFAULT_TTL = "720h"
 # Backups made by a schedule carry its name; `restore --from-schedule` looks for it.
 SCHEDULE_LABEL = "backupd.io/schedule"
+# The controller labels a Backup resource with the StorageLocation it was written to.
+LOCATION_LABEL = "backupd.io/location"
 
 
 class ClusterResources(StrEnum):

@@ -13,7 +13,7 @@ import logging
 
 from pydantic import ValidationError
 
-from backupd.api.backup import SCHEDULE_LABEL, Backup, BackupSpec
+from backupd.api.backup import LOCATION_LABEL, SCHEDULE_LABEL, Backup, BackupSpec
 from backupd.api.common import Phase, now
 from backupd.backup import engine
 from backupd.cluster.client import JSON
@@ -24,7 +24,6 @@ from backupd.errors import BackupdError
 from backupd.snapshots.backup import take_all as take_volume_snapshots
 
 PLURAL = "backups"
-LOCATION_LABEL = "backupd.io/location"
 INTERRUPTED = "interrupted: the controller stopped while it ran ({when}); it is not resumed"
 log = logging.getLogger(__name__)
 

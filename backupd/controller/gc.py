@@ -22,12 +22,11 @@ from zoneinfo import ZoneInfoNotFoundError
 
 from pydantic import ValidationError
 
-from backupd.api.backup import SCHEDULE_LABEL
+from backupd.api.backup import LOCATION_LABEL, SCHEDULE_LABEL
 from backupd.api.common import Phase, now
 from backupd.api.schedule import Retention, ScheduleSpec
 from backupd.backup.retention import Candidate, Expired, expired
 from backupd.cluster.client import JSON
-from backupd.controller.backups import LOCATION_LABEL
 from backupd.controller.context import Context
 from backupd.controller.resources import DELETION_PENDING, annotations_of, labels_of, phase_of
 from backupd.errors import ArchiveError, BackupdError, NotFoundError

@@ -10,10 +10,10 @@ import logging
 
 from pydantic import ValidationError
 
+from backupd.api.backup import LOCATION_LABEL
 from backupd.api.common import Phase, now
 from backupd.api.restore import RestoreSpec
 from backupd.cluster.client import JSON
-from backupd.controller.backups import LOCATION_LABEL
 from backupd.controller.context import Context
 from backupd.controller.reporting import StatusReporter
 from backupd.controller.resources import labels_of, phase_of

@@ -14,9 +14,8 @@ from __future__ import annotations
 
 import logging
 
-from backupd.api.backup import Backup
+from backupd.api.backup import LOCATION_LABEL, Backup
 from backupd.cluster.client import JSON
-from backupd.controller.backups import LOCATION_LABEL
 from backupd.controller.context import Context
 from backupd.controller.locations import Resolved
 from backupd.controller.resources import (
