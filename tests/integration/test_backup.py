@@ -23,6 +23,7 @@ from backupd.storage.catalog import list_committed
 from backupd.storage.layout import BackupKeys
 from backupd.storage.location import Location, open_location
 from tests.fixtures.cli import backupctl, error_line
+from tests.fixtures.waiting import eventually
 from tests.fixtures.workloads import WIDGET_CRD, Seeded, configmap, seed_realistic_namespace
 
 pytestmark = pytest.mark.integration
@@ -209,6 +210,13 @@ def test_an_expired_continue_token_restarts_without_duplicates_or_gaps(
     core = client.CoreV1Api(kube)
     for i in range(23):
         core.create_namespaced_config_map(namespace, configmap(f"cm-{i:02d}", i=str(i)))
+    eventually(  # the controller-manager adds it to every namespace, in its own time
+        lambda: any(
+            c.metadata.name == "kube-root-ca.crt"
+            for c in core.list_namespaced_config_map(namespace).items
+        ),
+        what="kube-root-ca.crt in the namespace",
+    )
     kc = ExpiringClient.from_kubeconfig(cluster.kubeconfig)
     res = discover(kc).by_group_resource()["configmaps"]
     names = [
