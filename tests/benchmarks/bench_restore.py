@@ -53,13 +53,14 @@ if str(REPO_ROOT) not in sys.path:
 from backupd.api.backup import Backup  # noqa: E402
 from backupd.api.common import ObjectMeta, Phase, StoredObject  # noqa: E402
 from backupd.api.restore import RestoreSpec  # noqa: E402
-from backupd.archive.writer import ArchiveWriter  # noqa: E402
+from backupd.archive.writer import ArchiveWriter, gzip_file  # noqa: E402
 from backupd.cluster.client import KubeClient  # noqa: E402
 from backupd.restore import engine as restore_engine  # noqa: E402
 from backupd.sandbox import binaries  # noqa: E402
 from backupd.sandbox.cluster import Sandbox  # noqa: E402
 from backupd.storage.layout import BackupKeys  # noqa: E402
 from backupd.storage.location import open_location  # noqa: E402
+from tests.fixtures.archives import add_object  # noqa: E402
 
 JSON = dict[str, Any]
 # the N objects of the size being measured (namespace bench)
@@ -108,34 +109,22 @@ def write_backup(location_dir: Path, objects: list[JSON], name: str = "bench") -
     work.mkdir()
     with ArchiveWriter(work / "resources.tar.gz", work / "index.jsonl") as writer:
         ns = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": SOURCE_NS}}
-        writer.add(
-            group="",
-            version="v1",
-            kind="Namespace",
-            resource="namespaces",
-            namespace=None,
-            name=SOURCE_NS,
-            data=orjson.dumps(ns),
-        )
+        add_object(writer, ns, "namespaces")
         for o in objects:
-            writer.add(
-                group="",
-                version="v1",
-                kind=o["kind"],
-                resource=resources[o["kind"]],
-                namespace=SOURCE_NS,
-                name=o["metadata"]["name"],
-                data=orjson.dumps(o),
-            )
+            add_object(writer, o, resources[o["kind"]])
     location = open_location(location_dir.as_uri())
     keys = BackupKeys(name)
     with (work / "resources.tar.gz").open("rb") as f:
         put = location.put(keys.archive(), f)
+    gzip_file(work / "index.jsonl", work / "index.json.gz")  # restore plans from it
+    with (work / "index.json.gz").open("rb") as f:
+        index = location.put(keys.index, f)
     backup = Backup(
         metadata=ObjectMeta(name=name, creation_timestamp=datetime.datetime.now(datetime.UTC))
     )
     backup.status.phase = Phase.completed
     backup.status.archive = StoredObject(key=put.key, size=put.size, sha256=put.sha256)
+    backup.status.index = StoredObject(key=index.key, size=index.size, sha256=index.sha256)
     location.put_bytes(keys.metadata, orjson.dumps(backup.to_json_dict()))
 
 
