@@ -14,9 +14,10 @@ import logging
 from pydantic import ValidationError
 
 from backupd.api.backup import LOCATION_LABEL, SCHEDULE_LABEL, Backup, BackupSpec
-from backupd.api.common import Phase, now
+from backupd.api.common import Phase
 from backupd.backup import engine
 from backupd.cluster.client import JSON
+from backupd.controller import jobs
 from backupd.controller.context import Context
 from backupd.controller.reporting import StatusReporter
 from backupd.controller.resources import IMPORTED, annotations_of, labels_of, phase_of
@@ -40,32 +41,11 @@ def on_event(ctx: Context, obj: JSON) -> None:
 
 
 def _fail(ctx: Context, obj: JSON, reason: str) -> None:
-    name = obj["metadata"]["name"]
-    log.warning("backup %s failed: %s", name, reason)
-    status = {"phase": "Failed", "failureReason": reason, "completionTimestamp": _stamp()}
-    ctx.res.patch_status(PLURAL, name, status)
-    ctx.res.event(obj, "BackupFailed", reason, warning=True)
-    ctx.metrics.backup_total.labels(result="Failed").inc()
-
-
-def _stamp() -> str:
-    return now().isoformat().replace("+00:00", "Z")
+    jobs.fail(ctx, obj, PLURAL, ctx.metrics.backup_total, reason)
 
 
 def run_one(ctx: Context, name: str) -> None:
-    try:
-        _run(ctx, name)
-    except Exception as e:
-        # a bug or a lost API server must not leave the backup InProgress for ever
-        log.exception("backup %s: unexpected error", name)
-        try:
-            obj = ctx.res.get(PLURAL, name)
-            if obj is not None and phase_of(obj) in ("New", "InProgress"):
-                _fail(ctx, obj, f"unexpected error: {type(e).__name__}: {e}")
-        except BackupdError as again:
-            log.error("backup %s: cannot record the failure: %s", name, again)
-    finally:
-        ctx.done(PLURAL, name)
+    jobs.run_guarded(ctx, PLURAL, name, _run, _fail)
 
 
 def _run(ctx: Context, name: str) -> None:
@@ -83,7 +63,7 @@ def _run(ctx: Context, name: str) -> None:
         return
     labels = labels_of(obj)
     ctx.res.patch(PLURAL, name, {"metadata": {"labels": {LOCATION_LABEL: resolved.name}}})
-    ctx.res.patch_status(PLURAL, name, {"phase": "InProgress", "startTimestamp": _stamp()})
+    ctx.res.patch_status(PLURAL, name, {"phase": "InProgress", "startTimestamp": jobs.stamp()})
     ctx.res.event(obj, "BackupStarted", f"backing up to {resolved.name} ({resolved.location.url})")
     reporter = StatusReporter(
         ctx.res, PLURAL, name, done_field="itemsBackedUp", interval=ctx.progress_interval
@@ -131,13 +111,13 @@ def _finished(ctx: Context, obj: JSON, backup: Backup) -> None:
 
 def fail_interrupted(ctx: Context, plural: str = PLURAL) -> list[str]:
     """Mark every Backup (or Restore) left InProgress Failed, with the reason; never resume."""
-    reason = INTERRUPTED.format(when=f"found at start-up {_stamp()}")
+    reason = INTERRUPTED.format(when=f"found at start-up {jobs.stamp()}")
     marked = []
     for obj in ctx.res.list(plural):
         if phase_of(obj) != Phase.in_progress.value:
             continue
         name = obj["metadata"]["name"]
-        status = {"phase": "Failed", "failureReason": reason, "completionTimestamp": _stamp()}
+        status = {"phase": "Failed", "failureReason": reason, "completionTimestamp": jobs.stamp()}
         ctx.res.patch_status(plural, name, status)
         ctx.res.event(obj, "Interrupted", reason, warning=True)
         log.warning("%s %s was left InProgress: marked Failed", plural, name)

@@ -11,9 +11,10 @@ import logging
 from pydantic import ValidationError
 
 from backupd.api.backup import LOCATION_LABEL
-from backupd.api.common import Phase, now
+from backupd.api.common import Phase
 from backupd.api.restore import RestoreSpec
 from backupd.cluster.client import JSON
+from backupd.controller import jobs
 from backupd.controller.context import Context
 from backupd.controller.reporting import StatusReporter
 from backupd.controller.resources import labels_of, phase_of
@@ -30,33 +31,12 @@ def on_event(ctx: Context, obj: JSON) -> None:
         ctx.workers.submit(run_one, ctx, name)
 
 
-def _stamp() -> str:
-    return now().isoformat().replace("+00:00", "Z")
-
-
 def _fail(ctx: Context, obj: JSON, reason: str) -> None:
-    name = obj["metadata"]["name"]
-    log.warning("restore %s failed: %s", name, reason)
-    status = {"phase": "Failed", "failureReason": reason, "completionTimestamp": _stamp()}
-    ctx.res.patch_status(PLURAL, name, status)
-    ctx.res.event(obj, "RestoreFailed", reason, warning=True)
-    ctx.metrics.restore_total.labels(result="Failed").inc()
+    jobs.fail(ctx, obj, PLURAL, ctx.metrics.restore_total, reason)
 
 
 def run_one(ctx: Context, name: str) -> None:
-    try:
-        _run(ctx, name)
-    except Exception as e:
-        # a bug or a lost API server must not leave the restore InProgress for ever
-        log.exception("restore %s: unexpected error", name)
-        try:
-            obj = ctx.res.get(PLURAL, name)
-            if obj is not None and phase_of(obj) in ("New", "InProgress"):
-                _fail(ctx, obj, f"unexpected error: {type(e).__name__}: {e}")
-        except BackupdError as again:
-            log.error("restore %s: cannot record the failure: %s", name, again)
-    finally:
-        ctx.done(PLURAL, name)
+    jobs.run_guarded(ctx, PLURAL, name, _run, _fail)
 
 
 def _location_name(ctx: Context, spec: RestoreSpec) -> str | None:
@@ -76,7 +56,7 @@ def _run(ctx: Context, name: str) -> None:
     except (ValidationError, BackupdError) as e:
         _fail(ctx, obj, f"invalid: {str(e).splitlines()[0]}")
         return
-    ctx.res.patch_status(PLURAL, name, {"phase": "InProgress", "startTimestamp": _stamp()})
+    ctx.res.patch_status(PLURAL, name, {"phase": "InProgress", "startTimestamp": jobs.stamp()})
     ctx.res.event(obj, "RestoreStarted", f"restoring from {resolved.name}")
     reporter = StatusReporter(
         ctx.res, PLURAL, name, done_field="itemsDone", interval=ctx.progress_interval
