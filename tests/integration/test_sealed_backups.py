@@ -14,7 +14,6 @@ import base64
 import contextlib
 import json
 import os
-import re
 import stat
 import subprocess
 import sys
@@ -25,7 +24,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
 from kubernetes import client
 from kubernetes.client.rest import ApiException
@@ -38,8 +36,10 @@ from backupd.storage import sealing
 from backupd.storage.layout import BackupKeys
 from backupd.storage.location import Location, open_location
 from backupd.trust.keys import Keyring, generate_kek, generate_signing_key
+from tests.fixtures.archives import add_object
 from tests.fixtures.cli import backupctl, error_line
 from tests.fixtures.objectstores import unique_bucket
+from tests.fixtures.runbooks import run_runbook
 from tests.fixtures.workloads import configmap, secret
 
 pytestmark = pytest.mark.integration
@@ -262,15 +262,7 @@ def forge(location: Location, name: str, namespace: str, work: Path, keyring: Ke
         header={"backup": name, "cluster": {}, "created": "2026-11-26T00:00:00Z"},
     )
     ns = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}
-    writer.add(
-        group="",
-        version="v1",
-        kind="Namespace",
-        resource="namespaces",
-        namespace=None,
-        name=namespace,
-        data=orjson.dumps(ns),
-    )
+    add_object(writer, ns, "namespaces")
     crb = {
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "ClusterRoleBinding",
@@ -282,15 +274,7 @@ def forge(location: Location, name: str, namespace: str, work: Path, keyring: Ke
         },
         "subjects": [{"kind": "User", "name": "mallory", "apiGroup": "rbac.authorization.k8s.io"}],
     }
-    writer.add(
-        group="rbac.authorization.k8s.io",
-        version="v1",
-        kind="ClusterRoleBinding",
-        resource="clusterrolebindings",
-        namespace=None,
-        name=crb["metadata"]["name"],
-        data=orjson.dumps(crb),
-    )
+    add_object(writer, crb, "clusterrolebindings")
     writer.close()
     gzip_file(writer.index_path, work / "index.jsonl.gz")
     keys = BackupKeys(name)
@@ -489,8 +473,6 @@ def test_keys_can_live_in_kubernetes_secrets(
 def test_the_sign_and_encrypt_runbook_runs_as_written(
     tmp_path: Path, cluster: Sandbox, app: str
 ) -> None:
-    book = Path(__file__).resolve().parents[2] / "runbooks" / "sign-and-encrypt.md"
-    script = "\n".join(re.findall(r"^```bash\n(.*?)^```", book.read_text(), re.S | re.M))
     env = {
         **os.environ,
         "KUBECONFIG": str(cluster.kubeconfig),
@@ -500,13 +482,7 @@ def test_the_sign_and_encrypt_runbook_runs_as_written(
         "NAMESPACE": app,
         "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
     }
-    res = subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", script],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=env,
-    )
+    res = run_runbook("sign-and-encrypt.md", env)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     keys = sorted(p.suffix for p in (tmp_path / "home" / ".config" / "backupd" / "keys").iterdir())
     assert keys == [".kek", ".kek", ".key", ".key", ".pub", ".pub"]

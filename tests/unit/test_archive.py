@@ -7,7 +7,6 @@ import io
 import tarfile
 from pathlib import Path
 
-import orjson
 import pytest
 
 from backupd.archive.format import INDEX_MEMBER
@@ -15,6 +14,7 @@ from backupd.archive.reader import ArchiveReader
 from backupd.archive.tar import TarStream
 from backupd.archive.writer import ArchiveWriter
 from backupd.errors import ArchiveError
+from tests.fixtures.archives import add_object
 
 
 def write(tmp_path: Path, compression: str, names: list[tuple[str | None, str]]) -> Path:
@@ -28,15 +28,7 @@ def write(tmp_path: Path, compression: str, names: list[tuple[str | None, str]])
                 "kind": "ConfigMap",
                 "metadata": {"name": name, "namespace": ns},
             }
-            w.add(
-                group="",
-                version="v1",
-                kind="ConfigMap",
-                resource="configmaps",
-                namespace=ns,
-                name=name,
-                data=orjson.dumps(obj),
-            )
+            add_object(w, obj, "configmaps")
     return path
 
 
