@@ -17,6 +17,7 @@ from backupd.errors import ClusterForbidden
 from backupd.sandbox.binaries import binary
 from backupd.sandbox.cluster import Sandbox
 from tests.fixtures.cli import backupctl
+from tests.fixtures.workloads import cluster_role_binding
 
 pytestmark = pytest.mark.integration
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
@@ -145,15 +146,7 @@ def test_the_service_account_reads_everything_and_is_refused_writes_it_was_not_g
             "delete a Secret": lambda: sa.delete(f"/api/v1/namespaces/{namespace}/secrets/s"),
             "create a ClusterRoleBinding": lambda: sa.post(
                 "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings",
-                {
-                    "metadata": {"name": "backupd-escalates"},
-                    "roleRef": {
-                        "apiGroup": "rbac.authorization.k8s.io",
-                        "kind": "ClusterRole",
-                        "name": "cluster-admin",
-                    },
-                    "subjects": [{"kind": "ServiceAccount", "name": "backupd", "namespace": NS}],
-                },
+                cluster_role_binding("backupd-escalates", "cluster-admin", "backupd", NS),
             ),
             "create a ConfigMap (restore is not bound)": lambda: sa.post(
                 f"/api/v1/namespaces/{namespace}/configmaps", {"metadata": {"name": "c"}}

@@ -27,6 +27,7 @@ from backupd.errors import ClusterUnauthorized
 from backupd.sandbox.cluster import Sandbox
 from tests.fixtures.cli import backupctl, error_line
 from tests.fixtures.kubeconfigs import JSON, entry, read, write
+from tests.fixtures.workloads import role_binding
 
 PROXY_VARS = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy")
 
@@ -270,15 +271,7 @@ def service_account_token(cluster: Sandbox, namespace: str) -> str:
         )
         admin.post(
             f"/apis/rbac.authorization.k8s.io/v1/namespaces/{namespace}/rolebindings",
-            {
-                "metadata": {"name": "reader-view"},
-                "roleRef": {
-                    "apiGroup": "rbac.authorization.k8s.io",
-                    "kind": "ClusterRole",
-                    "name": "view",
-                },
-                "subjects": [{"kind": "ServiceAccount", "name": "reader", "namespace": namespace}],
-            },
+            role_binding("reader-view", "view", "reader", namespace),
         )
         issued = admin.post(
             f"/api/v1/namespaces/{namespace}/serviceaccounts/reader/token",

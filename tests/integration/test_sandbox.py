@@ -19,6 +19,7 @@ from backupd.sandbox.processes import pid_alive
 from tests.fixtures.cli import backupctl, error_line
 from tests.fixtures.clusters import api_client
 from tests.fixtures.waiting import eventually
+from tests.fixtures.workloads import role_binding
 
 pytestmark = pytest.mark.integration
 
@@ -149,15 +150,7 @@ def test_a_view_only_service_account_gets_403_creating_a_configmap(
     core.create_namespaced_service_account(namespace, {"metadata": {"name": "viewer"}})
     client.RbacAuthorizationV1Api(kube).create_namespaced_role_binding(
         namespace,
-        {
-            "metadata": {"name": "viewer-view"},
-            "roleRef": {
-                "apiGroup": "rbac.authorization.k8s.io",
-                "kind": "ClusterRole",
-                "name": "view",
-            },
-            "subjects": [{"kind": "ServiceAccount", "name": "viewer", "namespace": namespace}],
-        },
+        role_binding("viewer-view", "view", "viewer", namespace),
     )
     token = core.create_namespaced_service_account_token(
         "viewer", namespace, {"spec": {"expirationSeconds": 600}}
