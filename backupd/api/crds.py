@@ -55,13 +55,14 @@ class Kind:
 
 
 _AGE = Column("Age", "date", ".metadata.creationTimestamp")
+_PHASE = Column("Phase", "string", ".status.phase")
 KINDS = (
     Kind(
         Backup,
         "backups",
         ("bk",),
         (
-            Column("Phase", "string", ".status.phase"),
+            _PHASE,
             Column("Items", "integer", ".status.progress.itemsBackedUp"),
             Column("Errors", "string", ".status.errors[*].message"),
             Column("Warnings", "string", ".status.warnings[*].message", priority=1),
@@ -78,7 +79,7 @@ KINDS = (
         ("rs",),
         (
             Column("Backup", "string", ".status.backupName"),
-            Column("Phase", "string", ".status.phase"),
+            _PHASE,
             Column("Items", "integer", ".status.progress.itemsDone"),
             Column("Errors", "integer", ".status.counts.failed"),
             _AGE,
@@ -89,7 +90,7 @@ KINDS = (
         "schedules",
         ("sch",),
         (
-            Column("Phase", "string", ".status.phase"),
+            _PHASE,
             Column("Schedule", "string", ".spec.schedule"),
             Column("Paused", "boolean", ".spec.paused"),
             Column("Last Backup", "date", ".status.lastBackupTime"),
@@ -102,7 +103,7 @@ KINDS = (
         ("bsl",),
         (
             Column("URL", "string", ".spec.url"),
-            Column("Phase", "string", ".status.phase"),
+            _PHASE,
             Column("Default", "boolean", ".spec.default"),
             Column("Access", "string", ".spec.accessMode", priority=1),
             _AGE,
