@@ -70,11 +70,7 @@ class LocalStore:
         path = self._path(key)
         digest = hashlib.sha256()
         size = 0
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX, dir=path.parent)
-        except OSError as e:
-            raise StorageError(f"cannot write {key} in {self.url}: {e.strerror}") from e
+        fd, tmp = self._staging_file(key, path)
         try:
             with os.fdopen(fd, "wb") as out:
                 # Errors of the source stream propagate as they are; ours become StorageError.
@@ -82,8 +78,7 @@ class LocalStore:
                     digest.update(chunk)
                     size += len(chunk)
                     self._io(key, out.write, chunk)
-                self._io(key, out.flush)
-                self._io(key, os.fsync, out.fileno())
+                self._sync(key, out)
             self._io(key, os.replace, tmp, path)
         except BaseException:
             with contextlib.suppress(OSError):
@@ -93,16 +88,11 @@ class LocalStore:
 
     def put_bytes_if_absent(self, key: str, data: bytes) -> PutResult:
         path = self._path(key)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX, dir=path.parent)
-        except OSError as e:
-            raise StorageError(f"cannot write {key} in {self.url}: {e.strerror}") from e
+        fd, tmp = self._staging_file(key, path)
         try:
             with os.fdopen(fd, "wb") as out:
                 self._io(key, out.write, data)
-                self._io(key, out.flush)
-                self._io(key, os.fsync, out.fileno())
+                self._sync(key, out)
             try:
                 os.link(tmp, path)  # atomic, and never replaces an existing file
             except FileExistsError:
@@ -117,6 +107,19 @@ class LocalStore:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
         return PutResult(key=key, size=len(data), sha256=hashlib.sha256(data).hexdigest())
+
+    def _staging_file(self, key: str, path: Path) -> tuple[int, str]:
+        """A new temporary file next to `path` (the same file system: an atomic rename or link)."""
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            return tempfile.mkstemp(prefix=_TMP_PREFIX, dir=path.parent)
+        except OSError as e:
+            raise StorageError(f"cannot write {key} in {self.url}: {e.strerror}") from e
+
+    def _sync(self, key: str, out: BinaryIO) -> None:
+        """What was written to `out` is on disk."""
+        self._io(key, out.flush)
+        self._io(key, os.fsync, out.fileno())
 
     @staticmethod
     def _holds(path: Path, data: bytes) -> bool:
