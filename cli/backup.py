@@ -11,14 +11,13 @@ from typing import Any
 import typer
 import yaml
 
-from backupd.api.backup import Backup, BackupSpec, ClusterResources
+from backupd.api.backup import Backup, ClusterResources
 from backupd.api.common import Phase, parse_duration
 from backupd.api.masking import mask_secret
 from backupd.api.progress import Callbacks
 from backupd.backup import engine, stored
 from backupd.backup import verify as verifying
 from backupd.backup.inspect import diff_indexes, field_changes
-from backupd.backup.selection import split_csv
 from backupd.cluster.identity import current_cluster
 from backupd.errors import ArchiveError, BackupdError, NotFoundError, UserInputError
 from backupd.snapshots import deletion as snapshot_deletion
@@ -33,6 +32,15 @@ from cli.common import ContextOption, KubeconfigOption, LocationOption, kube_cli
 from cli.config import resolve_location
 from cli.keysettings import AllowUnsignedOption
 from cli.output import OutputFormat, OutputOption, console, emit, info, print_table, warn
+from cli.selection import (
+    ClusterResourcesOption,
+    ExcludeNamespacesOption,
+    ExcludeResourcesOption,
+    IncludeNamespacesOption,
+    IncludeResourcesOption,
+    SelectorOption,
+    backup_spec,
+)
 
 app = typer.Typer(no_args_is_help=True, help="Create, list, inspect, download and delete backups.")
 
@@ -52,18 +60,12 @@ def _exit_for(backup: Backup) -> None:
 @app.command()
 def create(
     name: str = typer.Argument(..., help="backup name (lower case, digits, '-', '.'; at most 63)"),
-    include_namespaces: list[str] = typer.Option(
-        ["*"], "--include-namespaces", help="comma list; wildcards ok"
-    ),
-    exclude_namespaces: list[str] = typer.Option([], "--exclude-namespaces"),
-    include_resources: list[str] = typer.Option(
-        ["*"], "--include-resources", help="deployments, *.example.com"
-    ),
-    exclude_resources: list[str] = typer.Option([], "--exclude-resources"),
-    selector: str = typer.Option(None, "--selector", help="label selector, e.g. app=web,tier!=db"),
-    include_cluster_resources: ClusterResources = typer.Option(
-        ClusterResources.auto, "--include-cluster-resources", help="auto: what the namespaces use"
-    ),
+    include_namespaces: list[str] = IncludeNamespacesOption,
+    exclude_namespaces: list[str] = ExcludeNamespacesOption,
+    include_resources: list[str] = IncludeResourcesOption,
+    exclude_resources: list[str] = ExcludeResourcesOption,
+    selector: str = SelectorOption,
+    include_cluster_resources: ClusterResources = ClusterResourcesOption,
     ttl: str = typer.Option("720h", "--ttl", help="how long to keep it, e.g. 720h, 30d"),
     compression: str = typer.Option("gzip", "--compression", help="gzip or zstd"),
     snapshot_volumes: bool = typer.Option(
@@ -99,15 +101,15 @@ def create(
     if compression not in ("gzip", "zstd"):
         raise UserInputError(f"unknown compression {compression!r}; use gzip or zstd")
     validate_name(name)
-    spec = BackupSpec(
-        included_namespaces=split_csv(include_namespaces) or ["*"],
-        excluded_namespaces=split_csv(exclude_namespaces),
-        included_resources=split_csv(include_resources) or ["*"],
-        excluded_resources=split_csv(exclude_resources),
-        label_selector=selector,
-        include_cluster_resources=include_cluster_resources,
-        ttl=ttl,
-        compression=compression,  # type: ignore[arg-type]  # checked above
+    spec = backup_spec(
+        include_namespaces,
+        exclude_namespaces,
+        include_resources,
+        exclude_resources,
+        selector,
+        include_cluster_resources,
+        ttl,
+        compression=compression,  # checked above
         snapshot_volumes=snapshot_volumes,
         snapshot_class=snapshot_class,
         snapshot_timeout=snapshot_timeout,

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from urllib.parse import quote
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from backupd.api.crds import GROUP, VERSION
 from backupd.cluster.client import KubeClient
 from cli.output import err_console
 
@@ -52,3 +54,15 @@ def progress_bar(description: str, *, enabled: bool = True) -> Iterator[Callable
             bar.update(task, completed=done, total=max(total, done))
 
         yield update
+
+
+class Namespaced:
+    """backupd's resources in one namespace of the cluster (the controller's)."""
+
+    def __init__(self, kube: KubeClient, namespace: str) -> None:
+        self.kube = kube
+        self.namespace = namespace
+
+    def path(self, plural: str, name: str | None = None) -> str:
+        base = f"/apis/{GROUP}/{VERSION}/namespaces/{quote(self.namespace, safe='')}/{plural}"
+        return base if name is None else f"{base}/{quote(name, safe='')}"

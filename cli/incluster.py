@@ -14,7 +14,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
 
 import typer
 
@@ -22,10 +21,10 @@ from backupd.api.backup import LOCATION_LABEL, BackupSpec
 from backupd.api.common import Model, Phase
 from backupd.api.crds import GROUP, VERSION
 from backupd.api.restore import RestoreSpec
-from backupd.cluster.client import JSON, KubeClient
+from backupd.cluster.client import JSON
 from backupd.errors import BackupdError, ClusterConflict, ClusterNotFound, UserInputError
 from backupd.storage.catalog import default_restore_name
-from cli.common import kube_client, progress_bar
+from cli.common import Namespaced, kube_client, progress_bar
 from cli.output import OutputFormat, emit, info
 
 FINAL = frozenset(p.value for p in Phase if p.final)
@@ -88,16 +87,8 @@ def refuse(flags: dict[str, bool], why: str) -> None:
         raise UserInputError(f"{', '.join(given)} cannot be used with --in-cluster: {why}")
 
 
-class Resources:
+class Resources(Namespaced):
     """backupd's resources in the controller's namespace: what the CLI needs of them."""
-
-    def __init__(self, kube: KubeClient, namespace: str) -> None:
-        self.kube = kube
-        self.namespace = namespace
-
-    def path(self, plural: str, name: str | None = None) -> str:
-        base = f"/apis/{GROUP}/{VERSION}/namespaces/{quote(self.namespace, safe='')}/{plural}"
-        return base if name is None else f"{base}/{quote(name, safe='')}"
 
     def require_installed(self, kind: Kind) -> None:
         """A one-line error unless the cluster serves the kind (backupd's CRDs installed)."""

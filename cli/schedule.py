@@ -11,8 +11,8 @@ a scheduled run is.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
-from urllib.parse import quote
 
 import typer
 from pydantic import ValidationError
@@ -22,12 +22,20 @@ from backupd.api.common import now, parse_duration
 from backupd.api.crds import GROUP, VERSION
 from backupd.api.schedule import Retention, ScheduleSpec
 from backupd.backup import cron
-from backupd.backup.selection import split_csv
-from backupd.cluster.client import JSON, KubeClient
+from backupd.cluster.client import JSON
 from backupd.errors import ClusterConflict, ClusterNotFound, NotFoundError, UserInputError
 from backupd.storage.layout import validate_name
-from cli.common import ContextOption, KubeconfigOption, kube_client
+from cli.common import ContextOption, KubeconfigOption, Namespaced, kube_client
 from cli.output import OutputFormat, OutputOption, console, emit, info, print_table
+from cli.selection import (
+    ClusterResourcesOption,
+    ExcludeNamespacesOption,
+    ExcludeResourcesOption,
+    IncludeNamespacesOption,
+    IncludeResourcesOption,
+    SelectorOption,
+    backup_spec,
+)
 
 app = typer.Typer(no_args_is_help=True, help="Schedules of backups, run by the backupd controller.")
 NamespaceOption = typer.Option(
@@ -36,16 +44,8 @@ NamespaceOption = typer.Option(
 _COLUMNS = ("NAME", "STATUS", "SCHEDULE", "TIME ZONE", "PAUSED", "LAST BACKUP", "TTL", "KEEP")
 
 
-class Schedules:
+class Schedules(Namespaced):
     """Schedule (and Backup) resources in one namespace."""
-
-    def __init__(self, kube: KubeClient, namespace: str) -> None:
-        self.kube = kube
-        self.namespace = namespace
-
-    def path(self, plural: str, name: str | None = None) -> str:
-        base = f"/apis/{GROUP}/{VERSION}/namespaces/{self.namespace}/{plural}"
-        return base if name is None else f"{base}/{quote(name, safe='')}"
 
     def get(self, name: str) -> JSON:
         try:
@@ -144,14 +144,12 @@ def create(
         ..., "--schedule", help='cron line, e.g. "0 2 * * *" (6 fields: seconds first), @daily'
     ),
     timezone: str = typer.Option("UTC", "--timezone", help="IANA time zone of the cron line"),
-    include_namespaces: list[str] = typer.Option(["*"], "--include-namespaces"),
-    exclude_namespaces: list[str] = typer.Option([], "--exclude-namespaces"),
-    include_resources: list[str] = typer.Option(["*"], "--include-resources"),
-    exclude_resources: list[str] = typer.Option([], "--exclude-resources"),
-    selector: str = typer.Option(None, "--selector", help="label selector"),
-    include_cluster_resources: ClusterResources = typer.Option(
-        ClusterResources.auto, "--include-cluster-resources"
-    ),
+    include_namespaces: list[str] = IncludeNamespacesOption,
+    exclude_namespaces: list[str] = ExcludeNamespacesOption,
+    include_resources: list[str] = IncludeResourcesOption,
+    exclude_resources: list[str] = ExcludeResourcesOption,
+    selector: str = SelectorOption,
+    include_cluster_resources: ClusterResources = ClusterResourcesOption,
     ttl: str = typer.Option("720h", "--ttl", help="how long each backup is kept"),
     storage_location: str = typer.Option(
         None, "--storage-location", help="StorageLocation name (default: the default one)"
@@ -172,14 +170,14 @@ def create(
     """Create a schedule; the backupd controller runs it."""
     validate_name(name, "schedule")
     try:
-        template = BackupSpec(
-            included_namespaces=split_csv(include_namespaces) or ["*"],
-            excluded_namespaces=split_csv(exclude_namespaces),
-            included_resources=split_csv(include_resources) or ["*"],
-            excluded_resources=split_csv(exclude_resources),
-            label_selector=selector,
-            include_cluster_resources=include_cluster_resources,
-            ttl=ttl,
+        template = backup_spec(
+            include_namespaces,
+            exclude_namespaces,
+            include_resources,
+            exclude_resources,
+            selector,
+            include_cluster_resources,
+            ttl,
             storage_location=storage_location,
         )
     except ValidationError as e:
@@ -266,35 +264,26 @@ def _describe(obj: JSON, backups: list[JSON]) -> None:
     console.print("\n".join(lines), highlight=False, markup=False)
 
 
-def _set_paused(name: str, paused: bool, namespace: str, kubeconfig: str, context: str) -> JSON:
-    store = Schedules(kube_client(kubeconfig, context), namespace)
-    return store.patch(name, {"paused": paused})
+def _pausing(paused: bool, done: str, doc: str) -> Callable[..., None]:
+    """The `pause` (paused=True) or `unpause` command: set spec.paused, say `done`."""
+
+    def command(
+        name: str,
+        namespace: str = NamespaceOption,
+        kubeconfig: str = KubeconfigOption,
+        context: str = ContextOption,
+        output: OutputFormat = OutputOption,
+    ) -> None:
+        store = Schedules(kube_client(kubeconfig, context), namespace)
+        obj = store.patch(name, {"paused": paused})
+        emit(obj, output, lambda: info(f"schedule {name} {done}"))
+
+    command.__doc__ = doc
+    return command
 
 
-@app.command()
-def pause(
-    name: str,
-    namespace: str = NamespaceOption,
-    kubeconfig: str = KubeconfigOption,
-    context: str = ContextOption,
-    output: OutputFormat = OutputOption,
-) -> None:
-    """Stop making backups until unpaused."""
-    obj = _set_paused(name, True, namespace, kubeconfig, context)
-    emit(obj, output, lambda: info(f"schedule {name} paused"))
-
-
-@app.command()
-def unpause(
-    name: str,
-    namespace: str = NamespaceOption,
-    kubeconfig: str = KubeconfigOption,
-    context: str = ContextOption,
-    output: OutputFormat = OutputOption,
-) -> None:
-    """Make backups again."""
-    obj = _set_paused(name, False, namespace, kubeconfig, context)
-    emit(obj, output, lambda: info(f"schedule {name} unpaused"))
+pause = app.command("pause")(_pausing(True, "paused", "Stop making backups until unpaused."))
+unpause = app.command("unpause")(_pausing(False, "unpaused", "Make backups again."))
 
 
 @app.command()
