@@ -19,7 +19,7 @@ from kubernetes import client
 
 from backupd.api.backup import Backup, BackupSpec
 from backupd.api.common import Phase
-from backupd.api.restore import RestoreSpec
+from backupd.api.restore import RestoreSpec, RestoreStatus
 from backupd.api.snapshots import SnapshotState
 from backupd.backup import engine as backup_engine
 from backupd.cluster.client import KubeClient
@@ -34,7 +34,14 @@ from backupd.storage.location import Location, open_location
 from tests.fixtures.cli import backupctl, error_line
 from tests.fixtures.clusters import api_client
 from tests.fixtures.waiting import eventually
-from tests.integration.volume_support import MB, bound_dir, checksums, make_claim, write_files
+from tests.integration.volume_support import (
+    MB,
+    bound_dir,
+    checksums,
+    make_claim,
+    static_claim,
+    write_files,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -69,6 +76,12 @@ def backup(kc: KubeClient, loc: Location, name: str, ns: str, **spec: Any) -> Ba
     return backup_engine.run(
         name, BackupSpec(included_namespaces=[ns], **spec), kube=kc, location=loc, volumes=take_all
     )
+
+
+def restore(kc: KubeClient, loc: Location, backup_name: str) -> RestoreStatus:
+    """Restore `backup_name` (as restore `<backup_name>-r`) and return how it ended."""
+    spec = RestoreSpec(backup_name=backup_name, volume_timeout="120s")
+    return restore_engine.run(f"{backup_name}-r", spec, kube=kc, location=loc).restore.status
 
 
 def delete_namespace(core: client.CoreV1Api, ns: str) -> None:
@@ -126,13 +139,7 @@ def test_files_in_a_volume_come_back_with_the_same_sha256_after_namespace_delete
     delete_namespace(core, ns)
     eventually(lambda: not source.exists(), what="the old volume deleted by its driver")
 
-    run = restore_engine.run(
-        "roundtrip-r",
-        RestoreSpec(backup_name="roundtrip", volume_timeout="120s"),
-        kube=csi_kc,
-        location=loc,
-    )
-    status = run.restore.status
+    status = restore(csi_kc, loc, "roundtrip")
     assert status.phase is Phase.completed, status.errors
     [volume] = status.volumes
     assert (volume.namespace, volume.claim, volume.outcome) == (ns, "data", "Bound")
@@ -198,13 +205,7 @@ def test_a_backup_restores_into_another_cluster_sharing_the_drivers_storage(
         KubeClient.from_kubeconfig(csi_second_cluster.kubeconfig) as other,
         api_client(csi_second_cluster.kubeconfig) as other_api,
     ):
-        run = restore_engine.run(
-            "crossing-r",
-            RestoreSpec(backup_name="crossing", volume_timeout="120s"),
-            kube=other,
-            location=loc,
-        )
-        status = run.restore.status
+        status = restore(other, loc, "crossing")
         assert status.phase is Phase.completed, status.errors
         assert [(v.claim, v.outcome) for v in status.volumes] == [("data", "Bound")]
         other_core = client.CoreV1Api(other_api)
@@ -219,30 +220,7 @@ def test_a_backup_restores_into_another_cluster_sharing_the_drivers_storage(
 
 def static_claim_on_a_driver_without_a_class(core: client.CoreV1Api, ns: str) -> str:
     pv = f"nosnap-{uuid.uuid4().hex[:8]}"
-    core.create_persistent_volume(
-        {
-            "metadata": {"name": pv},
-            "spec": {
-                "capacity": {"storage": "1Gi"},
-                "accessModes": ["ReadWriteOnce"],
-                "storageClassName": "",
-                "csi": {"driver": "nosnap.csi.example.com", "volumeHandle": pv},
-                "claimRef": {"namespace": ns, "name": "other"},
-            },
-        }
-    )
-    core.create_namespaced_persistent_volume_claim(
-        ns,
-        {
-            "metadata": {"name": "other"},
-            "spec": {
-                "accessModes": ["ReadWriteOnce"],
-                "storageClassName": "",
-                "volumeName": pv,
-                "resources": {"requests": {"storage": "1Gi"}},
-            },
-        },
-    )
+    static_claim(core, ns, "other", pv, {"driver": "nosnap.csi.example.com", "volumeHandle": pv})
     return pv
 
 

@@ -30,6 +30,7 @@ from backupd.storage import volumesnapshots
 from backupd.storage.layout import pending_deletion_key
 from backupd.storage.location import Location, open_location
 from tests.fixtures.waiting import eventually
+from tests.integration.volume_support import static_claim
 
 pytestmark = pytest.mark.integration
 REGION = "us-east-1"
@@ -64,29 +65,13 @@ def tagged(ec2: Any, backup: str) -> list[Any]:
 
 def ebs_volume_and_claim(core: client.CoreV1Api, ns: str, volume_id: str) -> str:
     pv = f"ebs-{uuid.uuid4().hex[:8]}"
-    core.create_persistent_volume(
-        {
-            "metadata": {"name": pv, "labels": {"topology.kubernetes.io/zone": "us-east-1a"}},
-            "spec": {
-                "capacity": {"storage": "1Gi"},
-                "accessModes": ["ReadWriteOnce"],
-                "storageClassName": "",
-                "csi": {"driver": "ebs.csi.aws.com", "volumeHandle": volume_id, "fsType": "ext4"},
-                "claimRef": {"namespace": ns, "name": "data"},
-            },
-        }
-    )
-    core.create_namespaced_persistent_volume_claim(
+    static_claim(
+        core,
         ns,
-        {
-            "metadata": {"name": "data"},
-            "spec": {
-                "accessModes": ["ReadWriteOnce"],
-                "storageClassName": "",
-                "volumeName": pv,
-                "resources": {"requests": {"storage": "1Gi"}},
-            },
-        },
+        "data",
+        pv,
+        {"driver": "ebs.csi.aws.com", "volumeHandle": volume_id, "fsType": "ext4"},
+        labels={"topology.kubernetes.io/zone": "us-east-1a"},
     )
     eventually(
         lambda: core.read_namespaced_persistent_volume_claim("data", ns).status.phase == "Bound",

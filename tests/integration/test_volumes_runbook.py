@@ -4,8 +4,6 @@ namespace's claim holds the same files, and the backup's snapshot is deleted."""
 from __future__ import annotations
 
 import os
-import re
-import subprocess
 import sys
 import uuid
 from pathlib import Path
@@ -16,11 +14,10 @@ from kubernetes import client
 from backupd.sandbox import binaries
 from backupd.sandbox.cluster import Sandbox
 from tests.fixtures.clusters import api_client
+from tests.fixtures.runbooks import run_runbook
 from tests.integration.volume_support import MB, bound_dir, checksums, make_claim, write_files
 
 pytestmark = pytest.mark.integration
-RUNBOOK = Path(__file__).resolve().parents[2] / "runbooks" / "volume-data.md"
-_BLOCK = re.compile(r"^```bash\n(.*?)^```", re.S | re.M)
 
 
 def test_volume_data_runbook_restores_the_files_into_a_new_namespace(
@@ -32,7 +29,6 @@ def test_volume_data_runbook_restores_the_files_into_a_new_namespace(
         core.create_namespace({"metadata": {"name": ns}})
         make_claim(core, ns, "data")
         sums = write_files(bound_dir(core, csi_cluster.csi_data_dir, ns, "data"), big=MB)
-        script = "\n".join(_BLOCK.findall(RUNBOOK.read_text()))
         path = f"{binaries.binary_dir('kubernetes')}:{Path(sys.executable).parent}"
         env = {
             **os.environ,
@@ -42,13 +38,7 @@ def test_volume_data_runbook_restores_the_files_into_a_new_namespace(
             "BACKUPD_LOCATION": f"file://{tmp_path / 'store'}",
             "NAMESPACE": ns,
         }
-        res = subprocess.run(
-            ["bash", "-euo", "pipefail", "-c", script],
-            capture_output=True,
-            text=True,
-            timeout=600,
-            env=env,
-        )
+        res = run_runbook("volume-data.md", env)
         assert res.returncode == 0, f"{res.stdout[-3000:]}\n{res.stderr[-3000:]}"
         assert "Ready" in res.stdout and "Bound" in res.stdout
         assert "deleted 1 volume snapshot(s)" in res.stderr

@@ -28,6 +28,42 @@ def make_claim(core: client.CoreV1Api, ns: str, name: str, size: str = "1Gi") ->
     )
 
 
+def static_claim(
+    core: client.CoreV1Api,
+    ns: str,
+    claim: str,
+    pv: str,
+    csi: dict[str, str],
+    labels: dict[str, str] | None = None,
+) -> None:
+    """PersistentVolume `pv` of the CSI volume `csi`, and `claim` bound to it by name
+    (no storage class: nothing is provisioned)."""
+    core.create_persistent_volume(
+        {
+            "metadata": {"name": pv, "labels": labels or {}},
+            "spec": {
+                "capacity": {"storage": "1Gi"},
+                "accessModes": ["ReadWriteOnce"],
+                "storageClassName": "",
+                "csi": csi,
+                "claimRef": {"namespace": ns, "name": claim},
+            },
+        }
+    )
+    core.create_namespaced_persistent_volume_claim(
+        ns,
+        {
+            "metadata": {"name": claim},
+            "spec": {
+                "accessModes": ["ReadWriteOnce"],
+                "storageClassName": "",
+                "volumeName": pv,
+                "resources": {"requests": {"storage": "1Gi"}},
+            },
+        },
+    )
+
+
 def bound_dir(core: client.CoreV1Api, data_dir: Path, ns: str, name: str) -> Path:
     """The claim's volume directory, once it is Bound (found from the PV's handle)."""
 
