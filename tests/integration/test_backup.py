@@ -21,7 +21,7 @@ from backupd.errors import ClusterGone
 from backupd.sandbox.cluster import Sandbox
 from backupd.storage.catalog import list_committed
 from backupd.storage.layout import BackupKeys
-from backupd.storage.location import Location, open_location
+from backupd.storage.location import Location
 from tests.fixtures.cli import backupctl, error_line
 from tests.fixtures.waiting import eventually
 from tests.fixtures.workloads import WIDGET_CRD, Seeded, configmap, seed_realistic_namespace
@@ -37,16 +37,6 @@ GENERATED = {
     "endpointslices.discovery.k8s.io",
 }
 DEFAULT_OBJECTS = {("serviceaccounts", "default"), ("configmaps", "kube-root-ca.crt")}
-
-
-@pytest.fixture()
-def loc(tmp_path: Path) -> Location:
-    return open_location(f"file://{tmp_path / 'store'}")
-
-
-@pytest.fixture()
-def kc(cluster: Sandbox) -> KubeClient:
-    return KubeClient.from_kubeconfig(cluster.kubeconfig)
 
 
 @pytest.fixture()

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import itertools
 import threading
-from pathlib import Path
 
 import pytest
 from kubernetes import client
@@ -19,23 +18,12 @@ from backupd.backup import engine as backup_engine
 from backupd.cluster.client import KubeClient
 from backupd.restore import engine as restore_engine
 from backupd.restore.applier import NOT_ATTEMPTED
-from backupd.sandbox.cluster import Sandbox
 from backupd.storage import records
-from backupd.storage.location import Location, open_location
+from backupd.storage.location import Location
 from tests.fixtures.workloads import configmap
 
 pytestmark = pytest.mark.integration
 CONFIGMAPS = 30
-
-
-@pytest.fixture()
-def loc(tmp_path: Path) -> Location:
-    return open_location(f"file://{tmp_path / 'store'}")
-
-
-@pytest.fixture()
-def kc(cluster: Sandbox) -> KubeClient:
-    return KubeClient.from_kubeconfig(cluster.kubeconfig)
 
 
 @pytest.fixture()

@@ -30,7 +30,7 @@ from backupd.sandbox.csi import DRIVER, NEVER_READY_CLASS, SNAPSHOT_CLASS
 from backupd.snapshots import csi
 from backupd.snapshots.backup import take_all
 from backupd.storage import volumesnapshots
-from backupd.storage.location import Location, open_location
+from backupd.storage.location import Location
 from tests.fixtures.cli import backupctl, error_line
 from tests.fixtures.clusters import api_client
 from tests.fixtures.waiting import eventually
@@ -65,11 +65,6 @@ def ns(core: client.CoreV1Api) -> Iterator[str]:
     yield name
     with contextlib.suppress(client.ApiException):
         core.delete_namespace(name, propagation_policy="Background")
-
-
-@pytest.fixture()
-def loc(tmp_path: Path) -> Location:
-    return open_location(f"file://{tmp_path / 'store'}")
 
 
 def backup(kc: KubeClient, loc: Location, name: str, ns: str, **spec: Any) -> Backup:

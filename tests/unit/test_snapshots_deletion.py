@@ -4,7 +4,6 @@ under pending-deletions/ with the reason, and a later retry deletes it."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -19,12 +18,7 @@ from backupd.errors import ArchiveError, ClusterUnreachable, IntegrityError
 from backupd.snapshots import deletion
 from backupd.storage import volumesnapshots
 from backupd.storage.layout import pending_deletion_key
-from backupd.storage.location import Location, open_location
-
-
-@pytest.fixture()
-def loc(tmp_path: Path) -> Location:
-    return open_location(f"file://{tmp_path / 'store'}")
+from backupd.storage.location import Location
 
 
 @pytest.fixture()
