@@ -19,7 +19,6 @@ from backupd.backup import engine
 from backupd.cluster.client import JSON
 from backupd.controller import jobs
 from backupd.controller.context import Context
-from backupd.controller.reporting import StatusReporter
 from backupd.controller.resources import IMPORTED, annotations_of, labels_of, phase_of
 from backupd.errors import BackupdError
 from backupd.snapshots.backup import take_all as take_volume_snapshots
@@ -63,11 +62,8 @@ def _run(ctx: Context, name: str) -> None:
         return
     labels = labels_of(obj)
     ctx.res.patch(PLURAL, name, {"metadata": {"labels": {LOCATION_LABEL: resolved.name}}})
-    ctx.res.patch_status(PLURAL, name, {"phase": "InProgress", "startTimestamp": jobs.stamp()})
-    ctx.res.event(obj, "BackupStarted", f"backing up to {resolved.name} ({resolved.location.url})")
-    reporter = StatusReporter(
-        ctx.res, PLURAL, name, done_field="itemsBackedUp", interval=ctx.progress_interval
-    )
+    message = f"backing up to {resolved.name} ({resolved.location.url})"
+    reporter = jobs.start(ctx, obj, PLURAL, message, done_field="itemsBackedUp")
     try:
         backup = engine.run(
             name,

@@ -15,6 +15,7 @@ from prometheus_client import Counter
 from backupd.api.common import now
 from backupd.cluster.client import JSON
 from backupd.controller.context import Context
+from backupd.controller.reporting import StatusReporter
 from backupd.controller.resources import phase_of
 from backupd.errors import BackupdError
 
@@ -35,6 +36,17 @@ def fail(ctx: Context, obj: JSON, plural: str, total: Counter, reason: str) -> N
     ctx.res.patch_status(plural, name, status)
     ctx.res.event(obj, f"{kind.capitalize()}Failed", reason, warning=True)
     total.labels(result="Failed").inc()
+
+
+def start(ctx: Context, obj: JSON, plural: str, message: str, done_field: str) -> StatusReporter:
+    """Mark `obj` InProgress with an Event <Kind>Started saying `message`; the reporter that
+    writes its progress (`done_field` of status.progress) from now on."""
+    name = obj["metadata"]["name"]
+    ctx.res.patch_status(plural, name, {"phase": "InProgress", "startTimestamp": stamp()})
+    ctx.res.event(obj, f"{plural.removesuffix('s').capitalize()}Started", message)
+    return StatusReporter(
+        ctx.res, plural, name, done_field=done_field, interval=ctx.progress_interval
+    )
 
 
 def run_guarded(

@@ -16,7 +16,6 @@ from backupd.api.restore import RestoreSpec
 from backupd.cluster.client import JSON
 from backupd.controller import jobs
 from backupd.controller.context import Context
-from backupd.controller.reporting import StatusReporter
 from backupd.controller.resources import labels_of, phase_of
 from backupd.errors import BackupdError
 from backupd.restore import engine
@@ -56,11 +55,8 @@ def _run(ctx: Context, name: str) -> None:
     except (ValidationError, BackupdError) as e:
         _fail(ctx, obj, f"invalid: {str(e).splitlines()[0]}")
         return
-    ctx.res.patch_status(PLURAL, name, {"phase": "InProgress", "startTimestamp": jobs.stamp()})
-    ctx.res.event(obj, "RestoreStarted", f"restoring from {resolved.name}")
-    reporter = StatusReporter(
-        ctx.res, PLURAL, name, done_field="itemsDone", interval=ctx.progress_interval
-    )
+    message = f"restoring from {resolved.name}"
+    reporter = jobs.start(ctx, obj, PLURAL, message, done_field="itemsDone")
     try:
         run = engine.run(
             name,
