@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+import pytest
 import yaml
 
 from backupd.cluster.client import JSON, KubeClient
@@ -210,6 +211,29 @@ def phases(items: list[JSON]) -> list[str]:
     return [(b.get("status") or {}).get("phase", "New") for b in items]
 
 
+FINAL = ("Completed", "Failed", "PartiallyFailed")
+
+
+def wait_final(res: Resources, plural: str, name: str, timeout: float = 60.0) -> JSON:
+    """The Backup or Restore `name` once its phase is final (whichever final phase)."""
+
+    def final() -> JSON | None:
+        obj = res.get(plural, name)
+        return obj if obj is not None and phases([obj])[0] in FINAL else None
+
+    return wait_for(f"{plural}/{name} to finish", final, timeout)
+
+
+def in_progress(res: Resources, schedule_name: str, timeout: float = 30.0) -> JSON:
+    """The schedule's first backup seen in phase InProgress."""
+    running = wait_for(
+        "a backup in progress",
+        lambda: [b for b in backups_of(res, schedule_name) if phases([b]) == ["InProgress"]],
+        timeout,
+    )
+    return running[0]
+
+
 def events_for(kube: KubeClient, name: str) -> list[JSON]:
     items: list[JSON] = kube.get(
         f"/api/v1/namespaces/{NAMESPACE}/events", fieldSelector=f"involvedObject.name={name}"
@@ -238,6 +262,23 @@ def env(box: Sandbox, tmp: Path) -> Iterator[Env]:
         yield Env(box, admin, res, kubeconfig, tmp)
     finally:
         clean(res)
+
+
+def ctl_fixture(cluster_fixture: str = "cluster") -> Any:
+    """A test module's `ctl` fixture: `ctl = ctl_fixture()` (an `Env` on that sandbox)."""
+
+    @pytest.fixture()
+    def ctl(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Env]:
+        yield from env(request.getfixturevalue(cluster_fixture), tmp_path)
+
+    return ctl
+
+
+def crd_resources(box: Sandbox, namespace: str) -> Resources:
+    """The CRDs installed, and the resources of `namespace` as the sandbox's admin."""
+    kube = KubeClient.from_kubeconfig(box.kubeconfig)
+    ensure_crds(kube)
+    return Resources(kube, namespace)
 
 
 @contextmanager

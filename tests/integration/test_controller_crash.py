@@ -6,18 +6,17 @@ import base64
 import socket
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from kubernetes import client
 
-from backupd.sandbox.cluster import Sandbox
 from tests.integration.controller_support import (
     NAMESPACE,
     Env,
     backups_of,
-    env,
+    ctl_fixture,
     events_for,
+    in_progress,
     location,
     phases,
     schedule,
@@ -52,9 +51,7 @@ class Blackhole:
             c.close()
 
 
-@pytest.fixture()
-def ctl(cluster: Sandbox, tmp_path: Path) -> Iterator[Env]:
-    yield from env(cluster, tmp_path)
+ctl = ctl_fixture()
 
 
 @pytest.fixture()
@@ -91,11 +88,7 @@ def test_a_run_due_while_the_previous_one_runs_is_skipped_and_recorded(
     c = ctl.controller().start()
     try:
         schedule(ctl.res, "overlap", "*/2 * * * * *", [workload])
-        first = wait_for(
-            "a backup in progress",
-            lambda: [b for b in backups_of(ctl.res, "overlap") if phases([b]) == ["InProgress"]],
-            30,
-        )[0]
+        first = in_progress(ctl.res, "overlap")
         status = wait_for(
             "a skipped run",
             lambda: (
@@ -126,11 +119,7 @@ def test_a_backup_interrupted_by_a_killed_controller_ends_failed_and_the_next_ru
     location(ctl.res, "main", hanging, credential={"name": "hanging-s3"})
     first = ctl.controller("first").start()
     schedule(ctl.res, "nightly", "*/3 * * * * *", [workload])
-    stuck = wait_for(
-        "a backup in progress",
-        lambda: [b for b in backups_of(ctl.res, "nightly") if phases([b]) == ["InProgress"]],
-        30,
-    )[0]
+    stuck = in_progress(ctl.res, "nightly")
     name = stuck["metadata"]["name"]
     first.kill()
     # the storage is repaired while the controller is down

@@ -7,19 +7,17 @@ import uuid
 import pytest
 
 from backupd.api.crds import GROUP, KINDS, VERSION
-from backupd.cluster.client import KubeClient
-from backupd.controller.resources import Resources, ensure_crds
+from backupd.controller.resources import Resources
 from backupd.errors import ClusterInvalid
 from backupd.sandbox.cluster import Sandbox
+from tests.integration.controller_support import crd_resources
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture()
 def res(cluster: Sandbox, namespace: str) -> Resources:
-    kube = KubeClient.from_kubeconfig(cluster.kubeconfig)
-    ensure_crds(kube)
-    return Resources(kube, namespace)
+    return crd_resources(cluster, namespace)
 
 
 def table(res: Resources, plural: str) -> dict[str, list[object]]:

@@ -11,8 +11,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from kubernetes import client
@@ -26,7 +24,7 @@ from tests.integration.controller_support import (
     NAMESPACE,
     Env,
     allow_restoring,
-    env,
+    ctl_fixture,
     location,
     phases,
     wait_for,
@@ -35,9 +33,7 @@ from tests.integration.controller_support import (
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture()
-def ctl(cluster: Sandbox, tmp_path: Path) -> Iterator[Env]:
-    yield from env(cluster, tmp_path)
+ctl = ctl_fixture()
 
 
 def as_admin(box: Sandbox) -> dict[str, str]:

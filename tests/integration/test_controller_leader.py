@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from kubernetes import client
 
 from backupd.cluster.client import KubeClient
 from backupd.controller.leader import LeaderElector
-from backupd.sandbox.cluster import Sandbox
 from tests.integration.controller_support import (
     NAMESPACE,
     Env,
     backups_of,
-    env,
+    ctl_fixture,
     location,
     schedule,
     wait_for,
@@ -26,9 +23,7 @@ from tests.integration.controller_support import (
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture()
-def ctl(cluster: Sandbox, tmp_path: Path) -> Iterator[Env]:
-    yield from env(cluster, tmp_path)
+ctl = ctl_fixture()
 
 
 def test_of_two_candidates_racing_for_a_lease_exactly_one_leads(ctl: Env) -> None:

@@ -6,30 +6,27 @@ from __future__ import annotations
 import datetime
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from kubernetes import client
 
-from backupd.sandbox.cluster import Sandbox
 from tests.integration.controller_support import (
     Env,
     allow_restoring,
     backups_of,
-    env,
+    ctl_fixture,
     events_for,
     location,
     phases,
     schedule,
+    wait_final,
     wait_for,
 )
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture()
-def ctl(cluster: Sandbox, tmp_path: Path) -> Iterator[Env]:
-    yield from env(cluster, tmp_path)
+ctl = ctl_fixture()
 
 
 @pytest.fixture()
@@ -52,27 +49,11 @@ def test_a_backup_resource_then_a_restore_resource_bring_a_deleted_configmap_bac
         ctl.res.create(
             "backups", {"metadata": {"name": "before"}, "spec": {"includedNamespaces": [namespace]}}
         )
-        done = wait_for(
-            "the backup",
-            lambda: (
-                (b := ctl.res.get("backups", "before"))
-                and phases([b])[0] in ("Completed", "Failed", "PartiallyFailed")
-                and b
-            ),
-            60,
-        )
+        done = wait_final(ctl.res, "backups", "before")
         assert phases([done]) == ["Completed"], done["status"]
         core.delete_namespaced_config_map("settings", namespace)
         ctl.res.create("restores", {"metadata": {"name": "undo"}, "spec": {"backupName": "before"}})
-        restored = wait_for(
-            "the restore",
-            lambda: (
-                (r := ctl.res.get("restores", "undo"))
-                and phases([r])[0] in ("Completed", "Failed", "PartiallyFailed")
-                and r
-            ),
-            60,
-        )
+        restored = wait_final(ctl.res, "restores", "undo")
         assert phases([restored]) == ["Completed"], restored["status"]
         assert restored["status"]["counts"]["created"] >= 1
         assert core.read_namespaced_config_map("settings", namespace).data == {"colour": "blue"}

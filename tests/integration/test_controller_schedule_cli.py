@@ -8,19 +8,17 @@ import pytest
 import yaml
 
 from backupd.api.backup import SCHEDULE_LABEL
-from backupd.cluster.client import KubeClient
-from backupd.controller.resources import Resources, ensure_crds
+from backupd.controller.resources import Resources
 from backupd.sandbox.cluster import Sandbox
 from tests.fixtures.cli import backupctl, error_line
+from tests.integration.controller_support import crd_resources
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture()
 def res(cluster: Sandbox, namespace: str) -> Resources:
-    kube = KubeClient.from_kubeconfig(cluster.kubeconfig)
-    ensure_crds(kube)
-    return Resources(kube, namespace)
+    return crd_resources(cluster, namespace)
 
 
 def ctl(cluster: Sandbox, res: Resources, *args: str) -> dict[str, object] | list[object] | str:

@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from kubernetes import client
 
 from backupd.api.backup import SCHEDULE_LABEL
-from backupd.sandbox.cluster import Sandbox
 from backupd.storage.catalog import committed_names
 from backupd.storage.location import open_location
 from tests.integration.controller_support import (
     Env,
     backups_of,
-    env,
+    ctl_fixture,
     events_for,
     location,
     phases,
@@ -27,9 +24,7 @@ from tests.integration.controller_support import (
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture()
-def ctl(cluster: Sandbox, tmp_path: Path) -> Iterator[Env]:
-    yield from env(cluster, tmp_path)
+ctl = ctl_fixture()
 
 
 @pytest.fixture()

@@ -20,6 +20,7 @@ from backupd.storage.location import open_location
 from tests.integration.controller_support import (
     NAMESPACE,
     Env,
+    ctl_fixture,
     env,
     events_for,
     free_port,
@@ -89,9 +90,7 @@ def test_a_new_cluster_pointed_at_an_old_bucket_lists_its_backups_and_follows_de
         c.stop()
 
 
-@pytest.fixture()
-def ctl(cluster: Sandbox, tmp_path: Path) -> Iterator[Env]:
-    yield from env(cluster, tmp_path)
+ctl = ctl_fixture()
 
 
 def test_an_expired_backup_in_a_read_only_location_is_kept_until_it_can_be_deleted(

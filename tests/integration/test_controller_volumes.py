@@ -4,7 +4,6 @@ snapshots the claims it covers, as `backupctl backup create` does."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,15 +13,13 @@ from backupd.sandbox.cluster import Sandbox
 from backupd.storage import records, volumesnapshots
 from backupd.storage.location import open_location
 from tests.fixtures.clusters import api_client
-from tests.integration.controller_support import Env, env, location, phases, wait_for
+from tests.integration.controller_support import Env, ctl_fixture, location, phases, wait_final
 from tests.integration.volume_support import bound_dir, make_claim, write_files
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture()
-def ctl(csi_cluster: Sandbox, tmp_path: Path) -> Iterator[Env]:
-    yield from env(csi_cluster, tmp_path)
+ctl = ctl_fixture("csi_cluster")
 
 
 def test_a_backup_resource_snapshots_the_claims_it_covers(
@@ -41,15 +38,7 @@ def test_a_backup_resource_snapshots_the_claims_it_covers(
             ctl.res.create(
                 "backups", {"metadata": {"name": "with-data"}, "spec": {"includedNamespaces": [ns]}}
             )
-            done = wait_for(
-                "the backup",
-                lambda: (
-                    (b := ctl.res.get("backups", "with-data"))
-                    and phases([b])[0] in ("Completed", "Failed", "PartiallyFailed")
-                    and b
-                ),
-                120,
-            )
+            done = wait_final(ctl.res, "backups", "with-data", 120)
         finally:
             c.stop()
         assert phases([done]) == ["Completed"], done["status"]

@@ -16,19 +16,17 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from backupd.cluster.client import JSON
 from backupd.sandbox import images
-from backupd.sandbox.cluster import Sandbox
 from tests.integration.controller_support import (
     NAMESPACE,
     Env,
     backups_of,
-    env,
+    ctl_fixture,
     free_port,
     location,
     phases,
@@ -97,9 +95,7 @@ def test_the_image_writes_no_bytecode_at_run_time(image: str) -> None:
     assert res.stdout.strip() == ""
 
 
-@pytest.fixture()
-def ctl(cluster: Sandbox, tmp_path: Path) -> Iterator[Env]:
-    yield from env(cluster, tmp_path)
+ctl = ctl_fixture()
 
 
 def test_the_controller_from_the_image_runs_a_scheduled_backup(
