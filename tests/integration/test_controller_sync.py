@@ -61,9 +61,13 @@ def test_a_new_cluster_pointed_at_an_old_bucket_lists_its_backups_and_follows_de
     location(fresh.res, "old", old_bucket)
     c = fresh.controller().start()
     try:
-        found = wait_for(
+        found = wait_for(  # an import is a create, then its status: wait for both
             "both backups imported",
-            lambda: len(items := fresh.res.list("backups")) == 2 and items,
+            lambda: (
+                len(items := fresh.res.list("backups")) == 2
+                and "New" not in phases(items)
+                and items
+            ),
             30,
         )
         by_name = {b["metadata"]["name"]: b for b in found}
