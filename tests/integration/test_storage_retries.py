@@ -6,15 +6,15 @@ A tiny scripted HTTP server on 127.0.0.1 answers as S3 or GCS would, failing fir
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
 from backupd.errors import StorageError
 from backupd.storage.location import open_location
+from tests.fixtures.loopback import serving
 
 pytestmark = pytest.mark.integration
 S3_CREDS = {"AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "b"}
@@ -86,14 +86,8 @@ def scripted() -> Iterator[tuple[str, Script]]:
         def log_message(self, format: str, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", script
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(Handler) as endpoint:
+        yield endpoint, script
 
 
 def test_s3_throttling_is_retried_until_it_succeeds(scripted: tuple[str, Script]) -> None:

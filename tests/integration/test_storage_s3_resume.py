@@ -11,15 +11,15 @@ import hashlib
 import os
 import re
 import socket
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
 from backupd.errors import IntegrityError
 from backupd.storage.location import open_location
+from tests.fixtures.loopback import serving
 
 pytestmark = pytest.mark.integration
 CREDS = {"AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "b"}
@@ -65,14 +65,8 @@ def server() -> Iterator[tuple[str, Cutting]]:
         def log_message(self, format: str, *args: object) -> None:
             pass
 
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}", cutting
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with serving(Handler) as endpoint:
+        yield endpoint, cutting
 
 
 def test_a_connection_that_breaks_once_resumes_where_it_stopped(
