@@ -228,8 +228,8 @@ def describe(
     obj = store.get(name)
     runs = store.kube.get(store.path("backups"), labelSelector=f"{SCHEDULE_LABEL}={name}")
     backups = sorted(runs.get("items", []), key=lambda b: b["metadata"]["name"])
-    data = {**obj, "backups": [_backup_line(b) for b in backups]}
-    emit(data, output, lambda: _describe(obj, backups))
+    summary = [_backup_line(b) for b in backups]
+    emit({**obj, "backups": summary}, output, lambda: _describe(obj, summary))
 
 
 def _backup_line(b: JSON) -> dict[str, Any]:
@@ -237,7 +237,7 @@ def _backup_line(b: JSON) -> dict[str, Any]:
     return {"name": b["metadata"]["name"], "phase": status.get("phase", "New")}
 
 
-def _describe(obj: JSON, backups: list[JSON]) -> None:
+def _describe(obj: JSON, backups: list[dict[str, Any]]) -> None:
     spec, status = obj.get("spec") or {}, obj.get("status") or {}
     template = spec.get("template") or {}
     lines = [
@@ -260,7 +260,7 @@ def _describe(obj: JSON, backups: list[JSON]) -> None:
     for error in status.get("validationErrors") or []:
         lines.append(f"Invalid:      {error}")
     lines.append(f"Backups ({len(backups)}):")
-    lines += [f"  {b['name']}  {b['phase']}" for b in map(_backup_line, backups)]
+    lines += [f"  {b['name']}  {b['phase']}" for b in backups]
     console.print("\n".join(lines), highlight=False, markup=False)
 
 
