@@ -19,9 +19,24 @@ from backupd.storage.location import open_location
 from tests.fixtures.cli import backupctl
 from tests.fixtures.waiting import eventually
 
+# A ClusterIP and a NodePort Service for the pods labelled app=web (their addresses are
+# what a restore must keep or give back).
+WEB_SERVICES = """---
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec: {selector: {app: web}, ports: [{port: 80, targetPort: 8080}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web-nodeport}
+spec: {type: NodePort, selector: {app: web}, ports: [{port: 80, targetPort: 8080}]}
+"""
+
 # A small shop: configuration, identity and RBAC, three kinds of Service, a Deployment,
 # a StatefulSet, a CronJob, a Job, a claim, and policy objects.
-SHOP = """
+SHOP = (
+    """
 apiVersion: v1
 kind: ConfigMap
 metadata: {name: settings, labels: {app: web}}
@@ -47,17 +62,9 @@ kind: RoleBinding
 metadata: {name: web-reader}
 roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: reader}
 subjects: [{kind: ServiceAccount, name: web, namespace: NAMESPACE}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: web}
-spec: {selector: {app: web}, ports: [{port: 80, targetPort: 8080}]}
----
-apiVersion: v1
-kind: Service
-metadata: {name: web-nodeport}
-spec: {type: NodePort, selector: {app: web}, ports: [{port: 80, targetPort: 8080}]}
----
+"""
+    + WEB_SERVICES
+    + """---
 apiVersion: v1
 kind: Service
 metadata: {name: db-headless}
@@ -127,7 +134,7 @@ kind: PodDisruptionBudget
 metadata: {name: web}
 spec: {minAvailable: 1, selector: {matchLabels: {app: web}}}
 """
-
+)
 VOLUME = """
 apiVersion: v1
 kind: PersistentVolume

@@ -11,11 +11,12 @@ import pytest
 from kubernetes import client
 
 from backupd.sandbox.cluster import Sandbox
-from tests.integration.restore_support import apply, backup, counts, restore
+from tests.integration.restore_support import WEB_SERVICES, apply, backup, counts, restore
 
 pytestmark = pytest.mark.integration
 
-APP = """
+APP = (
+    """
 apiVersion: v1
 kind: ConfigMap
 metadata: {name: settings, labels: {app: web, team: payments}}
@@ -24,17 +25,9 @@ data: {mode: production}
 apiVersion: v1
 kind: ServiceAccount
 metadata: {name: bot}
----
-apiVersion: v1
-kind: Service
-metadata: {name: web}
-spec: {selector: {app: web}, ports: [{port: 80, targetPort: 8080}]}
----
-apiVersion: v1
-kind: Service
-metadata: {name: web-nodeport}
-spec: {type: NodePort, selector: {app: web}, ports: [{port: 80, targetPort: 8080}]}
----
+"""
+    + WEB_SERVICES
+    + """---
 apiVersion: apps/v1
 kind: Deployment
 metadata: {name: web}
@@ -62,6 +55,7 @@ kind: Pod
 metadata: {name: debug, labels: {app: debug}}
 spec: {containers: [{name: sh, image: registry.invalid/sh:1}]}
 """
+)
 
 
 def restore_json(cluster: Sandbox, url: str, *flags: str) -> dict[str, Any]:
