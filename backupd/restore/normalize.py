@@ -29,14 +29,17 @@ def _clean_map(meta: JSON, key: str, dropped: frozenset[str]) -> None:
 
 def normalize(obj: JSON) -> JSON:
     """A copy of `obj` without server-set metadata, status and controller-set fields."""
-    out = copy.deepcopy(obj)
+    # status and server metadata (managedFields is most of a live object) are left
+    # out before the copy, not copied and then dropped: this runs per compared item
+    out = {k: v for k, v in obj.items() if k != "status"}
     meta = out.get("metadata")
     if isinstance(meta, dict):
-        for k in SERVER_METADATA:
-            meta.pop(k, None)
+        out["metadata"] = {k: v for k, v in meta.items() if k not in SERVER_METADATA}
+    out = copy.deepcopy(out)
+    meta = out.get("metadata")
+    if isinstance(meta, dict):
         _clean_map(meta, "annotations", SERVER_ANNOTATIONS)
         _clean_map(meta, "labels", SERVER_LABELS)
-    out.pop("status", None)
     group = str(out.get("apiVersion", "")).rpartition("/")[0]
     kind = out.get("kind")
     if (group, kind) == ("batch", "Job"):
