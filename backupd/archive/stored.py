@@ -1,6 +1,5 @@
 """A committed backup's index and archive, read from its location and checked.
 
-    require_archive(backup)         what the record says was stored (NotFoundError if nothing)
     load_index(location, backup)    the stored index: digest, limits, every entry checked
     opened(location, backup)        the index and an ArchiveReader streaming the archive
                                     from the location (never to disk), its digest checked
@@ -18,7 +17,6 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from backupd.api.backup import Backup
-from backupd.api.common import StoredObject
 from backupd.archive.format import IndexEntry
 from backupd.archive.index import Index, read_index
 from backupd.archive.reader import ArchiveReader, drain
@@ -33,15 +31,6 @@ from backupd.storage import sealing
 from backupd.storage.location import Location
 
 
-def require_archive(backup: Backup) -> StoredObject:
-    if backup.status.archive is None or backup.status.index is None:
-        raise NotFoundError(
-            f"backup {backup.metadata.name} has no archive (phase {backup.status.phase}: "
-            f"{backup.status.failure_reason or 'nothing was stored'})"
-        )
-    return backup.status.archive
-
-
 def item_ref(entry: IndexEntry) -> str:
     where = f" -n {entry.namespace}" if entry.namespace else ""
     return f"{entry.group_resource}/{entry.name}{where}"
@@ -50,8 +39,8 @@ def item_ref(entry: IndexEntry) -> str:
 @contextmanager
 def archive_stream(location: Location, backup: Backup) -> Iterator[BinaryIO]:
     """The backup's archive as stored, its sha256 checked at the end of the stream.
-    A missing object is NotFoundError, a digest mismatch IntegrityError ("corrupt")."""
-    require_archive(backup)
+    A missing object (or none recorded) is NotFoundError, a digest mismatch
+    IntegrityError ("corrupt")."""
     name = backup.metadata.name
     try:  # key from the layout, digest checked, decrypted (backupd.storage.sealing)
         with sealing.backup_object(location, backup, "archive") as raw:
@@ -63,8 +52,8 @@ def archive_stream(location: Location, backup: Backup) -> Iterator[BinaryIO]:
 
 
 def load_index(location: Location, backup: Backup) -> Index:
-    """The backup's stored index, its digest and every entry checked."""
-    require_archive(backup)
+    """The backup's stored index, its digest and every entry checked (NotFoundError,
+    from backupd.storage.sealing, if the record stores none)."""
     name = backup.metadata.name
     try:  # key from the layout, digest checked, decrypted (backupd.storage.sealing)
         with sealing.backup_object(location, backup, "index") as raw:

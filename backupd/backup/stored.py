@@ -8,7 +8,6 @@ from backupd.archive.stored import OpenedBackup as OpenedBackup  # re-exported f
 from backupd.archive.stored import item_ref as item_ref
 from backupd.archive.stored import load_index as load_index
 from backupd.archive.stored import opened as opened
-from backupd.archive.stored import require_archive as require_archive
 from backupd.storage import records
 from backupd.storage.location import Location
 
