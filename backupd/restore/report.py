@@ -32,16 +32,16 @@ def secret_masking(items: Iterable[PlannedItem]) -> Callable[[ItemResult], ItemR
     """What makes a result safe to store and print: the API server's refusal of a
     Secret can echo its values, so a Secret's reason, diff and warnings are masked
     (backupd.api.masking) before anything keeps them."""
-    values = {
-        (i.ref.resource, i.ref.namespace, i.ref.name): secret_values(i.obj)
+    secrets = {
+        (i.ref.resource, i.ref.namespace, i.ref.name): i.obj
         for i in items
         if i.obj is not None and is_secret(i.obj)
     }
 
     def mask(r: ItemResult) -> ItemResult:
-        if r.group or r.kind != "Secret":
-            return r
-        known = values.get((r.resource, r.namespace, r.name), frozenset())
+        if r.group or r.kind != "Secret" or not (r.reason or r.diff or r.warnings):
+            return r  # (most results: nothing to mask, so no Secret's values are decoded)
+        known = secret_values(secrets.get((r.resource, r.namespace, r.name)))
         return r.model_copy(
             update={
                 "reason": mask_text(r.reason, known) if r.reason else r.reason,
