@@ -19,7 +19,13 @@ from backupd.backup import engine
 from backupd.cluster.client import JSON
 from backupd.controller import jobs
 from backupd.controller.context import Context
-from backupd.controller.resources import IMPORTED, annotations_of, labels_of, phase_of
+from backupd.controller.resources import (
+    IMPORTED,
+    annotations_of,
+    labels_of,
+    phase_of,
+    stamp,
+)
 from backupd.errors import BackupdError
 from backupd.snapshots.backup import take_all as take_volume_snapshots
 
@@ -107,13 +113,13 @@ def _finished(ctx: Context, obj: JSON, backup: Backup) -> None:
 
 def fail_interrupted(ctx: Context, plural: str = PLURAL) -> list[str]:
     """Mark every Backup (or Restore) left InProgress Failed, with the reason; never resume."""
-    reason = INTERRUPTED.format(when=f"found at start-up {jobs.stamp()}")
+    reason = INTERRUPTED.format(when=f"found at start-up {stamp()}")
     marked = []
     for obj in ctx.res.list(plural):
         if phase_of(obj) != Phase.in_progress.value:
             continue
         name = obj["metadata"]["name"]
-        status = {"phase": "Failed", "failureReason": reason, "completionTimestamp": jobs.stamp()}
+        status = {"phase": "Failed", "failureReason": reason, "completionTimestamp": stamp()}
         ctx.res.patch_status(plural, name, status)
         ctx.res.event(obj, "Interrupted", reason, warning=True)
         log.warning("%s %s was left InProgress: marked Failed", plural, name)

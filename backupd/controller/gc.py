@@ -28,7 +28,13 @@ from backupd.api.schedule import Retention, ScheduleSpec
 from backupd.backup.retention import Candidate, Expired, expired
 from backupd.cluster.client import JSON
 from backupd.controller.context import Context
-from backupd.controller.resources import DELETION_PENDING, annotations_of, labels_of, phase_of
+from backupd.controller.resources import (
+    DELETION_PENDING,
+    annotations_of,
+    labels_of,
+    parse_stamp,
+    phase_of,
+)
 from backupd.errors import ArchiveError, BackupdError, NotFoundError
 from backupd.snapshots import deletion as snapshot_deletion
 from backupd.storage import records
@@ -38,16 +44,12 @@ from backupd.storage.location import Location
 log = logging.getLogger(__name__)
 
 
-def _time(text: object) -> datetime.datetime | None:
-    if not isinstance(text, str) or not text:
-        return None
-    return datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
 def candidate(obj: JSON) -> Candidate:
     status = obj.get("status") or {}
     meta = obj["metadata"]
-    created = _time(status.get("startTimestamp")) or _time(meta.get("creationTimestamp"))
+    created = parse_stamp(status.get("startTimestamp")) or parse_stamp(
+        meta.get("creationTimestamp")
+    )
     try:
         phase = Phase(phase_of(obj))
     except ValueError:
@@ -56,7 +58,7 @@ def candidate(obj: JSON) -> Candidate:
         name=meta["name"],
         created=created or now(),
         phase=phase,
-        expiration=_time(status.get("expiration")),
+        expiration=parse_stamp(status.get("expiration")),
     )
 
 

@@ -12,19 +12,13 @@ from collections.abc import Callable
 
 from prometheus_client import Counter
 
-from backupd.api.common import now
 from backupd.cluster.client import JSON
 from backupd.controller.context import Context
 from backupd.controller.reporting import StatusReporter
-from backupd.controller.resources import phase_of
+from backupd.controller.resources import phase_of, stamp
 from backupd.errors import BackupdError
 
 log = logging.getLogger(__name__)
-
-
-def stamp() -> str:
-    """Now, as the status timestamps spell it."""
-    return now().isoformat().replace("+00:00", "Z")
 
 
 def fail(ctx: Context, obj: JSON, plural: str, total: Counter, reason: str) -> None:

@@ -7,6 +7,7 @@ subresource as a JSON merge patch; Events are core/v1 Events.
 
 from __future__ import annotations
 
+import datetime
 import logging
 import time
 from typing import Any
@@ -21,6 +22,20 @@ log = logging.getLogger(__name__)
 
 MERGE = "application/merge-patch+json"
 KIND_OF = {k.plural: k.kind for k in KINDS}
+
+
+def stamp(at: datetime.datetime | None = None) -> str:
+    """`at` (default now) in UTC, as the status timestamps spell it (…Z)."""
+    return (at or now()).astimezone(datetime.UTC).isoformat().replace("+00:00", "Z")
+
+
+def parse_stamp(text: object) -> datetime.datetime | None:
+    """A status or metadata timestamp (…Z) read back; None for none."""
+    if not isinstance(text, str) or not text:
+        return None
+    return datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
 # set on a Backup imported from a location by catalog sync: it ran elsewhere, never here
 IMPORTED = "backupd.io/imported-from"
 # set on a Backup whose deletion from its location failed (e.g. under retention lock)
@@ -77,7 +92,7 @@ class Resources:
     def event(self, obj: JSON, reason: str, message: str, *, warning: bool = False) -> None:
         """Record a Kubernetes Event on `obj` (best effort: an Event is never worth a failure)."""
         meta = obj.get("metadata", {})
-        stamp = now().isoformat().replace("+00:00", "Z")
+        when = stamp()
         body = {
             "metadata": {
                 "generateName": f"{meta.get('name', 'backupd')}.",
@@ -94,8 +109,8 @@ class Resources:
             "message": message[:1000],
             "type": "Warning" if warning else "Normal",
             "source": {"component": "backupd"},
-            "firstTimestamp": stamp,
-            "lastTimestamp": stamp,
+            "firstTimestamp": when,
+            "lastTimestamp": when,
             "count": 1,
         }
         try:

@@ -27,22 +27,12 @@ from backupd.api.schedule import RunMissed, ScheduleSpec
 from backupd.backup import cron
 from backupd.cluster.client import JSON
 from backupd.controller.context import Context
-from backupd.controller.resources import phase_of
+from backupd.controller.resources import parse_stamp, phase_of, stamp
 from backupd.errors import BackupdError, ClusterConflict
 
 PLURAL = "schedules"
 RUNNING = frozenset({Phase.new.value, Phase.in_progress.value})
 log = logging.getLogger(__name__)
-
-
-def _stamp(at: datetime.datetime) -> str:
-    return at.astimezone(datetime.UTC).isoformat().replace("+00:00", "Z")
-
-
-def _parse_time(text: Any) -> datetime.datetime | None:
-    if not isinstance(text, str) or not text:
-        return None
-    return datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 class Schedules:
@@ -113,7 +103,7 @@ class Schedules:
         log.info("schedule %s enabled: %r in %s", name, spec.schedule, spec.time_zone)
         if first and self.run_missed and spec.run_missed is RunMissed.once:
             status = obj.get("status") or {}
-            last = _parse_time(status.get("lastBackupTime")) or _parse_time(
+            last = parse_stamp(status.get("lastBackupTime")) or parse_stamp(
                 obj["metadata"].get("creationTimestamp")
             )
             missed = cron.missed_run(trig, last, now()) if last else None
@@ -165,9 +155,9 @@ class Schedules:
         except ClusterConflict:
             self._skip(obj, at, f"backup {backup} already exists")
             return None
-        why = f" (the missed run of {_stamp(missed)})" if missed else ""
+        why = f" (the missed run of {stamp(missed)})" if missed else ""
         res.event(obj, "BackupCreated", f"created backup {backup}{why}")
-        self._status(obj, {"lastBackup": backup, "lastBackupTime": _stamp(at)})
+        self._status(obj, {"lastBackup": backup, "lastBackupTime": stamp(at)})
         log.info("schedule %s: created backup %s%s", name, backup, why)
         return backup
 
@@ -175,7 +165,7 @@ class Schedules:
         name = obj["metadata"]["name"]
         count = int((obj.get("status") or {}).get("skippedRuns") or 0) + 1
         self._status(
-            obj, {"lastSkipped": {"time": _stamp(at), "reason": reason}, "skippedRuns": count}
+            obj, {"lastSkipped": {"time": stamp(at), "reason": reason}, "skippedRuns": count}
         )
         self.ctx.res.event(obj, "RunSkipped", f"run skipped: {reason}", warning=True)
         self.ctx.metrics.schedule_skips.labels(schedule=name).inc()
