@@ -12,32 +12,18 @@ from __future__ import annotations
 
 import base64
 import json
-import subprocess
 import textwrap
 import uuid
 from pathlib import Path
 
 import pytest
 
-from backupd.sandbox import binaries
 from backupd.sandbox.cluster import Sandbox
-from tests.fixtures.cli import backupctl
+from tests.fixtures.cli import backupctl, kubectl
 
 pytestmark = pytest.mark.integration
 
 FORMATS = ("table", "json", "yaml")
-
-
-def kubectl(kubeconfig: Path, *args: str, stdin: str | None = None) -> str:
-    res = subprocess.run(
-        [str(binaries.binary("kubernetes", "kubectl")), f"--kubeconfig={kubeconfig}", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert res.returncode == 0, res.stderr
-    return res.stdout
 
 
 def secret_manifest(ns: str, password: str, *, immutable: bool = False) -> str:

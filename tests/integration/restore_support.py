@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -14,9 +13,8 @@ from kubernetes.client.rest import ApiException
 from backupd.api.backup import Backup, BackupSpec
 from backupd.backup import engine as backup_engine
 from backupd.cluster.client import KubeClient
-from backupd.sandbox import binaries
 from backupd.storage.location import open_location
-from tests.fixtures.cli import backupctl
+from tests.fixtures.cli import backupctl, kubectl
 from tests.fixtures.waiting import eventually
 
 # A ClusterIP and a NodePort Service for the pods labelled app=web (their addresses are
@@ -161,19 +159,6 @@ spec:
 def retained_volume(pv: str, namespace: str, storage_class: str) -> str:
     """A Retain PersistentVolume bound to claim `data` in `namespace`."""
     return VOLUME.replace("PV", pv).replace("NAMESPACE", namespace).replace("CLASS", storage_class)
-
-
-def kubectl(kubeconfig: Path, *args: str, stdin: str | None = None) -> str:
-    exe = binaries.binary_dir("kubernetes") / "kubectl"
-    res = subprocess.run(
-        [str(exe), f"--kubeconfig={kubeconfig}", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert res.returncode == 0, res.stderr
-    return res.stdout
 
 
 def apply(kubeconfig: Path, manifests: str, namespace: str | None = None) -> None:

@@ -27,6 +27,7 @@ from backupd.cluster.client import KubeClient
 from backupd.cluster.discovery import discover
 from backupd.sandbox.cluster import Sandbox
 from backupd.storage.location import open_location
+from tests.fixtures.cli import kubectl
 from tests.fixtures.clusters import api_client
 from tests.fixtures.waiting import eventually
 from tests.fixtures.workloads import (
@@ -46,7 +47,7 @@ from tests.fixtures.workloads import (
     static_volume,
     storage_class,
 )
-from tests.integration.restore_support import backup, counts, kubectl, restore
+from tests.integration.restore_support import backup, counts, restore
 
 pytestmark = pytest.mark.integration
 
