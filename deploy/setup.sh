@@ -28,7 +28,7 @@ if [ -z "${BACKUPD_SKIP_IMAGE_TESTS:-}" ] && ! { command -v buildah && command -
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq buildah debootstrap >/dev/null
   else
-    echo "note: buildah and debootstrap are missing (apt-get install buildah debootstrap); the image test will be skipped" >&2
+    echo "note: buildah and debootstrap are missing (apt-get install buildah debootstrap); the image test will fail (BACKUPD_SKIP_IMAGE_TESTS=1 opts out)" >&2
   fi
 fi
 if [ -z "${BACKUPD_SKIP_IMAGE_TESTS:-}" ] && command -v buildah >/dev/null 2>&1 && command -v debootstrap >/dev/null 2>&1; then
