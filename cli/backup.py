@@ -306,7 +306,6 @@ def download(
     decrypted if encrypted, written 0600; an existing file is kept unless --force."""
     loc = resolve_location(location, access_mode="ReadOnly", allow_unsigned=allow_unsigned)
     backup = stored.load(loc, name)
-    stored.require_archive(backup)
     suffix = Path(BackupKeys(name).archive(backup.spec.compression)).name.split(".", 1)[1]
     dest = directory / f"{name}.{suffix}"
     directory.mkdir(parents=True, exist_ok=True)
