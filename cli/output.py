@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import sys
 from collections.abc import Callable, Sequence
@@ -13,6 +14,7 @@ import yaml
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 # Not a terminal (a pipe, a CI log): do not wrap tables at 80 columns.
 console = Console(width=None if sys.stdout.isatty() else 200)
@@ -55,7 +57,8 @@ def print_table(
     for c in columns:
         t.add_column(c)
     for r in rows:
-        t.add_row(*("" if v is None else escape(str(v)) for v in r))  # data, never markup
+        # data, never markup; a rich Text (a coloured STATUS) is already safe
+        t.add_row(*(v if isinstance(v, Text) else "" if v is None else escape(str(v)) for v in r))
     console.print(t)
 
 
@@ -66,3 +69,18 @@ def info(message: str) -> None:
 def warn(message: str) -> None:
     """A warning on stderr, `warning: ...`; stdout stays clean for -o json/yaml/name."""
     err_console.print(f"warning: {message}", highlight=False, markup=False, soft_wrap=True)
+
+
+def timestamp(value: datetime.datetime | str | None) -> str:
+    """A time as every command prints it: `2026-11-26 18:26:06 UTC` (a naive time is
+    UTC; a string is parsed as ISO 8601 first, and shown as it is if it is not one)."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, str):
+        try:
+            value = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return value
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=datetime.UTC)
+    return value.astimezone(datetime.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
