@@ -78,7 +78,7 @@ def timestamp(value: datetime.datetime | str | None) -> str:
         return ""
     if isinstance(value, str):
         try:
-            value = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+            return timestamp(datetime.datetime.fromisoformat(value.replace("Z", "+00:00")))
         except ValueError:
             return value
     if value.tzinfo is None:
