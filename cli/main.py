@@ -9,21 +9,23 @@ import traceback
 import typer
 
 from backupd.errors import BackupdError
-from cli import backup, install, location, restore, sandbox, schedule
+from cli.lazy import LazyGroup
 from cli.output import err_console
 
+# Commands are listed in cli.lazy.COMMANDS and imported only when they run (fast start).
 app = typer.Typer(
+    cls=LazyGroup,
+    rich_markup_mode=None,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=True,
     help="Back up, restore and migrate Kubernetes namespaces.",
 )
-app.add_typer(sandbox.app, name="sandbox")
-app.add_typer(backup.app, name="backup")
-app.add_typer(location.app, name="location")
-app.add_typer(restore.app, name="restore")
-app.add_typer(schedule.app, name="schedule")
-app.command("install")(install.install)
+
+
+@app.callback()
+def root() -> None:
+    """Back up, restore and migrate Kubernetes namespaces."""
 
 
 def main() -> None:
