@@ -1,7 +1,8 @@
 """The layers of DESIGN.md, checked by reading every import (ast), not hoped for:
 
     cli/, backupd/controller/           the two drivers; neither imports the other
-      -> engines: backup, restore, snapshots, drill    (never one another)
+      -> drill                          composes engines: restores a backup it verified
+      -> engines: backup, restore, snapshots    (never one another)
       -> cluster, storage, archive, trust, sandbox
       -> api, kinds, errors             (the ground floor)
 
@@ -16,9 +17,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 DRIVERS = ("cli", "backupd.controller")
-ENGINES = ("backupd.backup", "backupd.restore", "backupd.snapshots", "backupd.drill")
-LAYERS: dict[str, int] = {
+ENGINES = ("backupd.backup", "backupd.restore", "backupd.snapshots")
+# A drill verifies a backup (backupd.backup.verify) and restores it (backupd.restore):
+# it stands on the engines, below the drivers that run it.
+COMPOSERS = ("backupd.drill",)
+LAYERS: dict[str, float] = {
     **dict.fromkeys(DRIVERS, 3),
+    **dict.fromkeys(COMPOSERS, 2.5),
     **dict.fromkeys(ENGINES, 2),
     **dict.fromkeys(
         (
@@ -145,4 +150,15 @@ def test_kinds_and_errors_import_nothing_of_ours_but_errors() -> None:
     }
     assert violations(imports) == [
         "backupd.kinds.needs -> backupd.api.common: the ground floor stands on errors alone"
+    ]
+
+
+def test_a_drill_may_use_the_engines_but_no_engine_the_drill() -> None:
+    imports = {
+        "backupd.drill.run": {"backupd.restore.engine", "backupd.backup.verify"},
+        "backupd.restore.engine": {"backupd.drill.run"},
+        "cli.drill": {"backupd.drill.run"},
+    }
+    assert violations(imports) == [
+        "backupd.restore.engine -> backupd.drill.run: a lower layer imports a higher one"
     ]
