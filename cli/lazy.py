@@ -14,10 +14,10 @@ import importlib.util
 from dataclasses import dataclass
 from typing import Any
 
-import click
 import typer
 import typer.main
-from click.shell_completion import CompletionItem
+from typer import _click as click  # typer vendors its own click; its classes are these
+from typer._click.shell_completion import CompletionItem
 from typer.core import TyperGroup
 
 
