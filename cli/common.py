@@ -23,9 +23,11 @@ KubeconfigOption = typer.Option(
 ContextOption = typer.Option(None, "--context", help="kubeconfig context to use")
 LocationOption = typer.Option(
     None,
-    "-l",
     "--location",
-    help="storage location name or URL (default: the configured default, then $BACKUPD_LOCATION)",
+    "--storage-location",
+    metavar="NAME|URL",
+    help="storage location: a name from `backupctl location get` or a URL "
+    "(default: $BACKUPD_LOCATION, then the config's default location)",
 )
 
 

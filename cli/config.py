@@ -24,6 +24,7 @@ import os
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ import yaml
 
 from backupd.errors import NotFoundError, UserInputError
 from backupd.storage.layout import validate_name
+from backupd.storage.local import parse_file_url
 from backupd.storage.location import (
     DEFAULT_URL,
     LOCATION_ENV,
@@ -41,6 +43,7 @@ from backupd.storage.location import (
 from backupd.storage.urls import redact
 from backupd.trust.keys import ENCRYPTION_DATA_KEY, Keyring, load_ref, parse_kek
 from cli.keysettings import KeySettings, secret_fetcher
+from cli.output import info
 
 CONFIG_ENV = "BACKUPD_CONFIG"
 
@@ -186,11 +189,16 @@ def resolve_location(
     access_mode: AccessMode | str | None = None,
     allow_unsigned: bool = False,
     encryption_key: str | None = None,
+    announce: bool = True,
 ) -> Location:
     """The location a command should use, with the keys of its config entry (see
     `find_location`). `allow_unsigned` accepts unsigned backups where keys are trusted;
-    `encryption_key` (a key reference) encrypts new backups with that key."""
-    location, entry = find_location(name_or_url, access_mode=access_mode)
+    `encryption_key` (a key reference) encrypts new backups with that key. With
+    `announce`, a location other than the config's default is named on stderr."""
+    chosen = choose_location(name_or_url, access_mode=access_mode)
+    if announce and chosen.source is not Source.config_default:
+        info(chosen.describe())
+    location, entry = chosen.location, chosen.entry
     keyring = entry.keys.keyring(secret_fetcher()) if entry is not None else Keyring()
     if encryption_key is not None:
         data, source = load_ref(
@@ -204,34 +212,98 @@ def resolve_location(
     return location
 
 
+class Source(StrEnum):
+    """Where the location a command uses was chosen."""
+
+    flag = "--location"
+    env = f"${LOCATION_ENV}"
+    config_default = "the config's default"
+    built_in = "the built-in default"
+
+
+@dataclass(frozen=True)
+class Chosen:
+    location: Location
+    entry: LocationEntry | None
+    source: Source
+
+    def describe(self) -> str:
+        shown = redact(self.location.url)
+        what = f"{self.entry.name} ({shown})" if self.entry is not None else shown
+        why = {
+            Source.flag: "from --location",
+            Source.env: f"from ${LOCATION_ENV}",
+            Source.built_in: f"the built-in default: no default location in {config_path()}",
+            Source.config_default: "the config's default",
+        }[self.source]
+        return f"location: {what}, {why}"
+
+
 def find_location(
     name_or_url: str | None, *, access_mode: AccessMode | str | None = None
 ) -> tuple[Location, LocationEntry | None]:
-    """The location a command should use.
+    """The location a command should use and its config entry (None for a URL)."""
+    chosen = choose_location(name_or_url, access_mode=access_mode)
+    return chosen.location, chosen.entry
 
-    None -> the config's default location, then $BACKUPD_LOCATION, then DEFAULT_URL.
-    Anything containing '://' (or any ':') is a URL; anything else names a location
-    in the config.
+
+def choose_location(
+    name_or_url: str | None, *, access_mode: AccessMode | str | None = None
+) -> Chosen:
+    """The location a command should use, and why.
+
+    None -> $BACKUPD_LOCATION (as $KUBECONFIG overrides ~/.kube/config), then the
+    config's default location, then DEFAULT_URL. Anything containing '://' (or any
+    ':') is a URL; anything else names a location in the config.
     A ReadOnly location stays ReadOnly whatever `access_mode` asks; asking for
-    ReadOnly makes any location read-only for this use.
+    ReadOnly makes any location read-only for this use, and a file:// location that
+    does not exist is then an error (there is nothing to read), not an empty one.
     """
     wanted = AccessMode.parse(access_mode) if access_mode is not None else None
+    source = Source.flag
+    entry: LocationEntry | None = None
+    if name_or_url is None:
+        name_or_url = os.environ.get(LOCATION_ENV) or None
+        source = Source.env
     if name_or_url is None:
         entry = load_config().default_location()
+        source = Source.config_default
         if entry is None:
-            url = os.environ.get(LOCATION_ENV) or DEFAULT_URL
-            return open_location(url, access_mode=wanted or AccessMode.ReadWrite), None
-    elif ":" in name_or_url:  # a URL, or a malformed one ("s3:/x"): names have no ':'
-        return open_location(name_or_url, access_mode=wanted or AccessMode.ReadWrite), None
+            name_or_url, source = DEFAULT_URL, Source.built_in
+    if entry is None and name_or_url is not None:
+        entry = _entry_named(name_or_url)
+    if entry is None:
+        assert name_or_url is not None
+        location = open_location(name_or_url, access_mode=wanted or AccessMode.ReadWrite)
     else:
-        try:
-            validate_name(name_or_url, "location")
-        except UserInputError:
-            raise UserInputError(
-                f"{name_or_url[:80]!r} is neither a location name nor a URL",
-                hint="use a name from `backupctl location get`, or a URL such as "
-                "file:///path, s3://bucket/prefix or gs://bucket/prefix",
-            ) from None
-        entry = load_config().get(name_or_url)
-    location = open_location(entry.url, access_mode=_stricter(entry.access_mode, wanted))
-    return location, entry
+        location = open_location(entry.url, access_mode=_stricter(entry.access_mode, wanted))
+    if wanted is AccessMode.ReadOnly:
+        _require_existing(location, source)
+    return Chosen(location, entry, source)
+
+
+def _entry_named(name_or_url: str) -> LocationEntry | None:
+    """The config entry `name_or_url` names, or None for a URL."""
+    if ":" in name_or_url:  # a URL, or a malformed one ("s3:/x"): names have no ':'
+        return None
+    try:
+        validate_name(name_or_url, "location")
+    except UserInputError:
+        raise UserInputError(
+            f"{name_or_url[:80]!r} is neither a location name nor a URL",
+            hint="use a name from `backupctl location get`, or a URL such as "
+            "file:///path, s3://bucket/prefix or gs://bucket/prefix",
+        ) from None
+    return load_config().get(name_or_url)
+
+
+def _require_existing(location: Location, source: Source) -> None:
+    """A file:// location to read from must exist: a typo is not an empty location."""
+    if not location.url.startswith("file:"):
+        return
+    root = parse_file_url(location.url)
+    if not root.is_dir():
+        raise NotFoundError(
+            f"location {location.url} does not exist: no directory {root}",
+            hint=f"chosen by {source.value}; check the path, or see: backupctl location get",
+        )

@@ -123,7 +123,9 @@ def create(
     include_items: list[str] = typer.Option(
         None, "--include-items", help="single items, e.g. deployment/web (with -n)"
     ),
-    selector: str = typer.Option(None, "--selector", help="label selector, e.g. app=web"),
+    selector: str = typer.Option(
+        None, "--selector", "-l", metavar="SELECTOR", help="label selector, e.g. app=web"
+    ),
     include_cluster_resources: str = typer.Option(
         "auto", "--include-cluster-resources", help="auto, true or false"
     ),

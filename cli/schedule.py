@@ -4,7 +4,8 @@
         --include-namespaces shop --ttl 720h --keep-last 7 --keep-weekly 4
     backupctl schedule get | describe NAME | pause NAME | unpause NAME | trigger NAME | delete NAME
 
-The controller's namespace is `--namespace` (default: $BACKUPD_NAMESPACE, then backupd).
+The controller's namespace is `--controller-namespace` (default: $BACKUPD_NAMESPACE, then
+backupd), as with `--in-cluster`; `-n` is short for `--include-namespaces`, as everywhere.
 `trigger` creates a Backup from the schedule's template at once, named and labelled as
 a scheduled run is.
 """
@@ -39,7 +40,11 @@ from cli.selection import (
 
 app = typer.Typer(no_args_is_help=True, help="Schedules of backups, run by the backupd controller.")
 NamespaceOption = typer.Option(
-    "backupd", "--namespace", "-n", envvar="BACKUPD_NAMESPACE", help="the controller's namespace"
+    "backupd",
+    "--controller-namespace",
+    envvar="BACKUPD_NAMESPACE",
+    metavar="NAMESPACE",
+    help="the backupd controller's namespace, where its Schedules live",
 )
 _COLUMNS = ("NAME", "STATUS", "SCHEDULE", "TIME ZONE", "PAUSED", "LAST BACKUP", "TTL", "KEEP")
 
@@ -152,7 +157,11 @@ def create(
     include_cluster_resources: ClusterResources = ClusterResourcesOption,
     ttl: str = typer.Option("720h", "--ttl", help="how long each backup is kept"),
     storage_location: str = typer.Option(
-        None, "--storage-location", help="StorageLocation name (default: the default one)"
+        None,
+        "--storage-location",
+        "--location",
+        metavar="NAME",
+        help="StorageLocation resource name (default: the controller's default one)",
     ),
     keep_last: int = typer.Option(None, "--keep-last", help="keep the newest N backups"),
     keep_daily: int = typer.Option(None, "--keep-daily", help="the newest of each of N days"),

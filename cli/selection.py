@@ -13,16 +13,49 @@ from backupd.api.backup import BackupSpec, ClusterResources
 from backupd.backup.selection import split_csv
 
 IncludeNamespacesOption = typer.Option(
-    ["*"], "--include-namespaces", help="comma list; wildcards ok"
+    ["*"],
+    "--include-namespaces",
+    "-n",
+    metavar="NAMESPACE[,NAMESPACE...]",
+    help="namespaces to back up; comma list or repeated, wildcards ok "
+    "(default: every namespace, i.e. the whole cluster)",
+    show_default=False,
 )
-ExcludeNamespacesOption = typer.Option([], "--exclude-namespaces")
+ExcludeNamespacesOption = typer.Option(
+    [],
+    "--exclude-namespaces",
+    metavar="NAMESPACE[,NAMESPACE...]",
+    help="namespaces to leave out; comma list or repeated, wildcards ok",
+    show_default=False,
+)
 IncludeResourcesOption = typer.Option(
-    ["*"], "--include-resources", help="deployments, *.example.com"
+    ["*"],
+    "--include-resources",
+    metavar="RESOURCE[,RESOURCE...]",
+    help="resource types to back up, e.g. deployments,configmaps or *.example.com "
+    "(default: all)",
+    show_default=False,
 )
-ExcludeResourcesOption = typer.Option([], "--exclude-resources")
-SelectorOption = typer.Option(None, "--selector", help="label selector, e.g. app=web,tier!=db")
+ExcludeResourcesOption = typer.Option(
+    [],
+    "--exclude-resources",
+    metavar="RESOURCE[,RESOURCE...]",
+    help="resource types to leave out, e.g. events,pods",
+    show_default=False,
+)
+SelectorOption = typer.Option(
+    None,
+    "--selector",
+    "-l",
+    metavar="SELECTOR",
+    help="label selector, as kubectl's -l: only objects matching it, e.g. app=web,tier!=db",
+)
 ClusterResourcesOption = typer.Option(
-    ClusterResources.auto, "--include-cluster-resources", help="auto: what the namespaces use"
+    ClusterResources.auto,
+    "--include-cluster-resources",
+    help="cluster-scoped objects: auto = those the backed-up namespaces use "
+    "(ClusterRoles, StorageClasses, CRDs, PersistentVolumes ...); true = all of them; "
+    "false = none",
 )
 
 

@@ -45,8 +45,8 @@ def bench(name: str, work: Path) -> dict[str, object]:
         "build_s": round(built_s, 1),
     }
     commands = {
-        "verify": ("backup", "verify", "evil", "-l", store.as_uri()),
-        "show": ("backup", "show", "evil", case.show, "-n", "bench", "-l", store.as_uri()),
+        "verify": ("backup", "verify", "evil", "--location", store.as_uri()),
+        "show": ("backup", "show", "evil", case.show, "-n", "bench", "--location", store.as_uri()),
     }
     for what, args in commands.items():
         res = hostile.run_measured(*args, cwd=work)

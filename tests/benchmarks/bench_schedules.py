@@ -56,7 +56,7 @@ def pct(values: list[float], p: float) -> float:
 def backup_get_checks(url: str, stop: threading.Event, out: dict[str, Any]) -> None:
     while not stop.is_set():
         res = subprocess.run(
-            [sys.executable, "-m", "cli", "backup", "get", "-o", "json", "-l", url],
+            [sys.executable, "-m", "cli", "backup", "get", "-o", "json", "--location", url],
             capture_output=True,
             text=True,
             timeout=120,

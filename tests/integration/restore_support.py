@@ -214,7 +214,7 @@ def restore(
 ) -> tuple[int, dict[str, Any], str]:
     """`backupctl restore create ... -o json`: (exit code, parsed output, stderr)."""
     res = backupctl(
-        "restore", "create", *args, "-l", url, "--kubeconfig", str(kubeconfig), "-o", "json",
+        "restore", "create", *args, "--location", url, "--kubeconfig", str(kubeconfig), "-o", "json",
         env=env,
     )  # fmt: skip
     assert "Traceback" not in res.stderr, res.stderr

@@ -23,7 +23,12 @@ def res(cluster: Sandbox, namespace: str) -> Resources:
 
 def ctl(cluster: Sandbox, res: Resources, *args: str) -> dict[str, object] | list[object] | str:
     out = backupctl(
-        "schedule", *args, "--namespace", res.namespace, "--kubeconfig", str(cluster.kubeconfig)
+        "schedule",
+        *args,
+        "--controller-namespace",
+        res.namespace,
+        "--kubeconfig",
+        str(cluster.kubeconfig),
     )
     assert out.returncode == 0, out.stderr
     if "-o" in args and "json" in args:

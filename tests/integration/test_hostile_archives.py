@@ -57,7 +57,7 @@ def refused_everywhere(
     namespace: str,
     env: dict[str, str] | None = None,
 ) -> dict[str, Measured]:
-    location = ("-l", url)
+    location = ("--location", url)
     runs = {
         "restore": box.run(
             "restore", "create", "--from-backup", "evil", *location,
@@ -134,7 +134,7 @@ def test_a_real_backup_verifies_with_every_object_read(
     create_shop(cluster.kubeconfig, namespace)
     store = (tmp_path / "store").as_uri()
     made = backup(cluster.kubeconfig, store, "real", namespace)
-    res = backupctl("backup", "verify", "real", "--read-data", "-l", store, "-o", "json")
+    res = backupctl("backup", "verify", "real", "--read-data", "--location", store, "-o", "json")
     assert res.returncode == 0, res.stderr
     [verdict] = json.loads(res.stdout)
     assert verdict["verified"] and verdict["checked"][-1] == "objects"

@@ -112,7 +112,7 @@ def test_privileged_items_are_restored_only_with_allow_privileged(
     url = (tmp_path / "location").as_uri()
     apply(kc, OBJECTS.replace("NS", ns))
     made = backupctl(
-        "backup", "create", "powers", "-l", url, "--kubeconfig", str(kc),
+        "backup", "create", "powers", "--location", url, "--kubeconfig", str(kc),
         "--include-namespaces", ns, "--include-cluster-resources", "true",
         "--include-resources", "pods,serviceaccounts,clusterrolebindings,"
         "mutatingwebhookconfigurations",
@@ -146,7 +146,7 @@ def test_privileged_items_are_restored_only_with_allow_privileged(
 
     # Without the flag: refused as a whole, one line naming them; nothing is created.
     refused = backupctl(
-        "restore", "create", "without-flag", *select, "-l", url, "--kubeconfig", str(kc)
+        "restore", "create", "without-flag", *select, "--location", url, "--kubeconfig", str(kc)
     )
     line = error_line(refused)
     assert refused.returncode == 2
@@ -165,7 +165,7 @@ def test_privileged_items_are_restored_only_with_allow_privileged(
     assert code == 0, err
     assert out["status"]["phase"] == "Completed"
     assert cluster_objects(kube, ns) == {"binding": True, "webhook": True, "pod": True}
-    described = backupctl("restore", "describe", "with-flag", "-l", url)
+    described = backupctl("restore", "describe", "with-flag", "--location", url)
     assert described.returncode == 0, described.stderr
     assert "3 privileged item(s) restored (--allow-privileged)" in described.stdout
     assert binding in described.stdout

@@ -26,7 +26,7 @@ def shop_backup(cluster: Sandbox, namespace: str, tmp_path: Path) -> Path:
 
 def restore_into(cluster: Sandbox, location: Path, namespace: str, *args: str) -> str:
     res = backupctl(
-        "restore", "create", "--from-backup", "shop", "-l", location.as_uri(),
+        "restore", "create", "--from-backup", "shop", "--location", location.as_uri(),
         "--kubeconfig", str(cluster.kubeconfig),
         "--namespace-mappings", f"{namespace}:{namespace}-x", *args,
     )  # fmt: skip
@@ -42,7 +42,7 @@ def assert_nothing_created(kube: client.ApiClient, location: Path, namespace: st
 
 def test_unknown_backup(cluster: Sandbox, tmp_path: Path) -> None:
     res = backupctl(
-        "restore", "create", "--from-backup", "nope", "-l", tmp_path.as_uri(),
+        "restore", "create", "--from-backup", "nope", "--location", tmp_path.as_uri(),
         "--kubeconfig", str(cluster.kubeconfig),
     )  # fmt: skip
     assert "backup nope not found" in error_line(res)
@@ -74,7 +74,7 @@ def test_mapping_to_an_invalid_namespace_name(
     cluster: Sandbox, kube: client.ApiClient, namespace: str, shop_backup: Path
 ) -> None:
     res = backupctl(
-        "restore", "create", "--from-backup", "shop", "-l", shop_backup.as_uri(),
+        "restore", "create", "--from-backup", "shop", "--location", shop_backup.as_uri(),
         "--kubeconfig", str(cluster.kubeconfig), "--namespace-mappings", f"{namespace}:Shop_Restored",
     )  # fmt: skip
     assert "invalid namespace mapping target 'Shop_Restored'" in error_line(res)

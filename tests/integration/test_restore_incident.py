@@ -132,12 +132,12 @@ def test_restoring_twice_converges_and_is_recorded(
     assert counts(second[1])["unchanged"] == counts(first[1])["created"] + counts(first[1]).get(
         "unchanged", 0
     )
-    listing = backupctl("restore", "get", "-l", url)
+    listing = backupctl("restore", "get", "--location", url)
     assert listing.returncode == 0 and "first" in listing.stdout and "second" in listing.stdout
-    described = backupctl("restore", "describe", "first", "-l", url)
+    described = backupctl("restore", "describe", "first", "--location", url)
     assert described.returncode == 0, described.stderr
     assert "Phase:       Completed" in described.stdout
-    logs = backupctl("restore", "logs", "first", "-l", url)
+    logs = backupctl("restore", "logs", "first", "--location", url)
     assert f"created deployments.apps/{namespace}/web" in logs.stdout
     assert "c2VjcmV0" not in logs.stdout + described.stdout
 

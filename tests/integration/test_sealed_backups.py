@@ -314,7 +314,7 @@ def test_a_forged_backup_granting_cluster_admin_is_refused_where_the_location_ha
         "clusterrolebinding/" + f"{target}-owned",
         "-o",
         "json",
-        "-l",
+        "--location",
         sealed.url,
         env=plain,
     )
@@ -407,7 +407,7 @@ def test_a_record_naming_bashrc_as_its_archive_downloads_nothing(tmp_path: Path)
     record["status"]["archive"]["key"] = keys.prefix + ".bashrc"
     location.put_bytes(keys.metadata, json.dumps(record).encode())
     env = {"BACKUPD_CONFIG": str(tmp_path / "config.yaml"), "HOME": str(home)}
-    res = subprocess_in(home, "backup", "download", "n", "-l", location.url, env=env)
+    res = subprocess_in(home, "backup", "download", "n", "--location", location.url, env=env)
     line = error_line(res)
     assert "names 'backups/n/.bashrc' as its archive" in line
     assert (home / ".bashrc").read_text() == "# mine\n" and sorted(os.listdir(home)) == [".bashrc"]

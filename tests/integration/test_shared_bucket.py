@@ -46,7 +46,7 @@ def shared_namespace(cluster: Sandbox, second_cluster: Sandbox) -> Iterator[str]
 
 def latest(kubeconfig: Path, url: str, namespace: str, *extra: str) -> str:
     res = backupctl(
-        "backup", "get", "--latest", "-n", namespace, "-l", url, "--kubeconfig", str(kubeconfig),
+        "backup", "get", "--latest", "-n", namespace, "--location", url, "--kubeconfig", str(kubeconfig),
         "-o", "name", *extra,
     )  # fmt: skip
     assert res.returncode == 0, res.stderr
@@ -108,7 +108,7 @@ def test_a_restore_from_another_clusters_backup_says_so_in_the_plan_and_the_resu
     assert code == 0, err
     assert done["status"]["backupName"] == "from-a"
     assert expected in [w["message"] for w in done["status"]["warnings"]]
-    described = backupctl("restore", "describe", done["metadata"]["name"], "-l", url)
+    described = backupctl("restore", "describe", done["metadata"]["name"], "--location", url)
     assert described.returncode == 0, described.stderr
     assert "lift-and-shift: backup from-a came from cluster" in described.stdout
 

@@ -30,13 +30,17 @@ def test_env_is_used_when_the_config_has_no_default(
     assert resolve_location(None).url == (tmp_path / "env").as_uri()
 
 
-def test_the_config_default_wins_over_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("BACKUPD_LOCATION", (tmp_path / "env").as_uri())
+def test_env_overrides_the_config_default_as_kubeconfig_does(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     with editing() as config:
         config.add(LocationEntry("a", (tmp_path / "a").as_uri()))
         config.add(LocationEntry("b", (tmp_path / "b").as_uri(), default=True))
     assert resolve_location(None).url == (tmp_path / "b").as_uri()
-    assert resolve_location("a").url == (tmp_path / "a").as_uri()
+    monkeypatch.setenv("BACKUPD_LOCATION", (tmp_path / "env").as_uri())
+    assert resolve_location(None).url == (tmp_path / "env").as_uri()
+    monkeypatch.setenv("BACKUPD_LOCATION", "a")  # a name works too
+    assert resolve_location(None).url == (tmp_path / "a").as_uri()
     assert resolve_location((tmp_path / "c").as_uri()).url == (tmp_path / "c").as_uri()
 
 

@@ -301,11 +301,11 @@ def test_backup_get_lists_the_readable_backups_and_warns_about_the_damaged_one(
     )
     put(location, BackupKeys("older").metadata, backup("older").to_json_dict())
     put(location, BackupKeys("garbage").metadata, b"{oops")
-    res = backupctl("backup", "get", "-l", location.url, "-o", "name")
+    res = backupctl("backup", "get", "--location", location.url, "-o", "name")
     assert res.returncode == 0, res.stderr
     assert res.stdout.split() == ["newer", "older"]
     assert "warning: skipping backups/garbage/backup.json: not valid JSON" in res.stderr
-    table = backupctl("backup", "get", "-l", location.url)
+    table = backupctl("backup", "get", "--location", location.url)
     assert table.returncode == 0, table.stderr
     assert "SCOPE" in table.stdout and "ns=*" in table.stdout
 
@@ -315,7 +315,7 @@ def test_restore_get_lists_the_readable_restores_and_warns_about_the_damaged_one
 ) -> None:
     put(location, RestoreKeys("new").metadata, with_future_fields(restore("new").to_json_dict()))
     put(location, RestoreKeys("damaged").metadata, b"[]")
-    res = backupctl("restore", "get", "-l", location.url, "-o", "name")
+    res = backupctl("restore", "get", "--location", location.url, "-o", "name")
     assert res.returncode == 0, res.stderr
     assert res.stdout.split() == ["new"]
     assert "warning: skipping restores/damaged/restore.json: not a JSON object" in res.stderr
@@ -330,7 +330,7 @@ def test_backup_get_latest_without_a_cluster_says_what_it_assumed(location: Loca
     )
     env = {"KUBECONFIG": str(Path(location.url.removeprefix("file://")) / "no-kubeconfig")}
     res = backupctl(
-        "backup", "get", "-l", location.url, "--latest", "-n", "shop", "-o", "name", env=env
+        "backup", "get", "--location", location.url, "--latest", "-n", "shop", "-o", "name", env=env
     )
     assert res.returncode == 0, res.stderr
     assert res.stdout.split() == ["theirs"]
@@ -347,7 +347,15 @@ def test_backup_get_latest_that_finds_nothing_names_the_flags_that_widen_it(
         backup("part", 3, label_selector="a=b").to_json_dict(),
     )
     res = backupctl(
-        "backup", "get", "-l", location.url, "--latest", "-n", "shop", "--cluster", HERE.server
+        "backup",
+        "get",
+        "--location",
+        location.url,
+        "--latest",
+        "-n",
+        "shop",
+        "--cluster",
+        HERE.server,
     )
     line = error_line(res)
     assert line.startswith(
@@ -358,7 +366,7 @@ def test_backup_get_latest_that_finds_nothing_names_the_flags_that_widen_it(
     widened = backupctl(
         "backup",
         "get",
-        "-l",
+        "--location",
         location.url,
         "--latest",
         "-n",
