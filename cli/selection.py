@@ -32,8 +32,7 @@ IncludeResourcesOption = typer.Option(
     ["*"],
     "--include-resources",
     metavar="RESOURCE[,RESOURCE...]",
-    help="resource types to back up, e.g. deployments,configmaps or *.example.com "
-    "(default: all)",
+    help="resource types to back up, e.g. deployments,configmaps or *.example.com (default: all)",
     show_default=False,
 )
 ExcludeResourcesOption = typer.Option(
