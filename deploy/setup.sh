@@ -36,3 +36,16 @@ if [ -z "${BACKUPD_SKIP_IMAGE_TESTS:-}" ] && command -v buildah >/dev/null 2>&1 
   # never by the tests, which build the image offline from this cache.
   .venv/bin/python -c "from backupd.sandbox import images; images.prepare()"
 fi
+
+# The drill report test (tests/integration/test_drill_report_screenshot.py) renders the
+# HTML report in Debian's headless chromium and screenshots it.
+# BACKUPD_SKIP_BROWSER_TESTS=1 skips it and this install.
+if [ -z "${BACKUPD_SKIP_BROWSER_TESTS:-}" ] && ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  elif command -v apt-get >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+    sudo -n apt-get update -qq && sudo -n env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "note: chromium is missing (apt-get install chromium); the drill report screenshot test will fail (BACKUPD_SKIP_BROWSER_TESTS=1 opts out)" >&2
+  fi
+fi
