@@ -48,11 +48,10 @@ import ssl
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 import orjson
-from kubernetes import client as k8s_client
 
 from backupd.cluster import kubeconfig, proxy, status
 from backupd.cluster.credentials import Credentials
@@ -66,6 +65,9 @@ from backupd.errors import (
     ClusterUnreachable,
     UserInputError,
 )
+
+if TYPE_CHECKING:
+    from kubernetes import client as k8s_client  # annotations only: slow to import
 
 __all__ = ["JSON", "KubeClient", "Response", "warning_text"]
 

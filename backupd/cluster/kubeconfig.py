@@ -18,25 +18,25 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
-from kubernetes import client as k8s_client
-from kubernetes import config as k8s_config
-from kubernetes.config import incluster_config, kube_config
 
 from backupd.cluster.credentials import Credentials, Header, TokenFile
 from backupd.errors import UserInputError
 
+if TYPE_CHECKING:
+    # The kubernetes package takes ~0.15 s to import: only loading a kubeconfig needs it,
+    # so `backupctl --help` and commands on storage alone never pay for it.
+    from kubernetes import client as k8s_client
+
 DEFAULT = "~/.kube/config"
-_LOAD_ERRORS = (
-    k8s_config.ConfigException,
-    OSError,
-    TypeError,
-    ValueError,
-    KeyError,
-    yaml.YAMLError,
-)
+
+
+def _load_errors() -> tuple[type[BaseException], ...]:
+    from kubernetes import config as k8s_config
+
+    return (k8s_config.ConfigException, OSError, TypeError, ValueError, KeyError, yaml.YAMLError)
 
 
 @dataclass
@@ -104,6 +104,10 @@ def load(kubeconfig: str | Path | None = None, context: str | None = None) -> Lo
             f"cannot load kubeconfig {value}: no such file",
             hint="pass --kubeconfig or set KUBECONFIG",
         )
+    from kubernetes import client as k8s_client
+    from kubernetes import config as k8s_config
+    from kubernetes.config import kube_config
+
     try:
         merger = kube_config.KubeConfigMerger(os.pathsep.join(existing))  # type: ignore[no-untyped-call]
         if merger.config is None:
@@ -125,7 +129,7 @@ def load(kubeconfig: str | Path | None = None, context: str | None = None) -> Lo
         loader.load_and_set(cfg)  # type: ignore[no-untyped-call]
     except UserInputError:
         raise
-    except _LOAD_ERRORS as e:
+    except _load_errors() as e:
         raise UserInputError(f"cannot load kubeconfig {value}: {_first_line(e)}") from e
     proxy_url = cluster.safe_get("proxy-url") or None
     cfg.proxy = proxy_url  # only the kubeconfig's; the environment is read by proxy.choose
@@ -217,6 +221,9 @@ def _credentials(
 
 
 def _in_cluster() -> Loaded:
+    from kubernetes import client as k8s_client
+    from kubernetes.config import incluster_config
+
     cfg = k8s_client.Configuration()
     try:
         incluster_config.load_incluster_config(  # type: ignore[no-untyped-call]
@@ -224,6 +231,6 @@ def _in_cluster() -> Loaded:
         )
         path = incluster_config.SERVICE_TOKEN_FILENAME
         creds = TokenFile(path).credentials(f"the service account token file {path}")
-    except _LOAD_ERRORS as e:
+    except _load_errors() as e:
         raise UserInputError(f"cannot load the in-cluster configuration: {_first_line(e)}") from e
     return Loaded(cfg, creds, None, None)

@@ -14,9 +14,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import boto3
-import botocore.exceptions
-
 from backupd.api.snapshots import (
     BACKUP_LABEL,
     EBS_IN_TREE,
@@ -40,12 +37,22 @@ class EbsError(StorageError):
     """EC2 refused or failed a snapshot or volume operation."""
 
 
+def _aws_errors() -> tuple[type[BaseException], ...]:
+    """botocore's errors, imported when an EC2 call fails (boto3 is slow to import and most
+    commands never touch EC2)."""
+    import botocore.exceptions
+
+    return (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError)
+
+
 def client(zone: str | None) -> EC2Client:
     """An EC2 client from the usual AWS chain; the region is AWS_REGION (or
     AWS_DEFAULT_REGION), else the one the zone is in."""
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
     if not region and zone:
         region = zone.rstrip("abcdefghijklmnopqrstuvwxyz") or None
+    import boto3
+
     return boto3.client("ec2", region_name=region)
 
 
@@ -71,7 +78,7 @@ def take(
         )
         snapshot_id = snap["SnapshotId"]
         state = _wait(ec2, snapshot_id, timeout)
-    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
+    except _aws_errors() as e:
         return record.model_copy(update={"state": SnapshotState.failed, "message": f"EBS: {e}"})
     update: dict[str, object] = {
         "snapshot_handle": snapshot_id,
@@ -125,7 +132,7 @@ def create_volume(
             if time.monotonic() > deadline:
                 raise EbsError(f"EBS volume {volume_id} is still creating after {timeout:.0f}s")
             time.sleep(POLL)
-    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
+    except _aws_errors() as e:
         raise EbsError(f"EBS: cannot create a volume from {record.snapshot_handle}: {e}") from e
     return str(volume_id)
 
@@ -175,6 +182,6 @@ def delete_snapshots(ec2: EC2Client, backup: str) -> list[str]:
         )["Snapshots"]
         for snap in found:
             ec2.delete_snapshot(SnapshotId=snap["SnapshotId"])
-    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
+    except _aws_errors() as e:
         raise EbsError(f"EBS: cannot delete the snapshots of backup {backup}: {e}") from e
     return [s["SnapshotId"] for s in found]
