@@ -18,7 +18,7 @@ from backupd.api.common import Issue, ObjectMeta, Phase, StoredObject, now, pars
 from backupd.api.progress import NEVER, SILENT, Cancel, Reporter, Step, check
 from backupd.api.snapshots import VolumeStep
 from backupd.archive.writer import ArchiveWriter, gzip_file
-from backupd.backup.log import OperationLog
+from backupd.backup.log import Listings, OperationLog
 from backupd.backup.pages import ListJob, list_jobs, prefetch
 from backupd.backup.selection import (
     NamespaceFilter,
@@ -64,6 +64,7 @@ class _Run:
     namespace_counts: Counter[str] = field(default_factory=Counter)
     taken: set[tuple[str, str]] = field(default_factory=set)  # cluster-scoped (resource, name)
     claims: list[JSON] = field(default_factory=list)  # PVCs taken: backupd.snapshots
+    listings: Listings = field(default_factory=Listings)  # per LIST, for the log
 
     def add(self, res: ApiResource, item: JSON) -> None:
         check(self.cancel)  # before the item: a cancelled backup takes nothing more
@@ -332,6 +333,8 @@ def _collect(
     for pattern in ns_filter.empty_globs(set(namespaces)):
         run.issue("warning", None, f"namespace pattern {pattern!r} matches no namespace")
     run.log.info(f"backing up {len(selected_ns)} namespace(s) with {len(jobs)} paged LISTs")
+    for job in jobs:
+        run.listings.plan(job.resource.api_version, job.resource.resource, _where(job))
     check(run.cancel)
     for job, page, known in prefetch(kube, jobs, selector):
         run.total += known
@@ -340,9 +343,15 @@ def _collect(
                 raise page
             run.issue("error", job.resource, f"cannot list: {page}", job.namespace)
             continue
+        done = run.done
         for item in page:
             if ns_filter.matches(item.get("metadata", {}).get("namespace", "")):
                 run.add(job.resource, item)
+        run.listings.count(
+            job.resource.api_version, job.resource.resource, _where(job), len(page), run.done - done
+        )
+    for line in run.listings.lines():
+        run.log.info(line)
     ns_res = by_gr["namespaces"]
     for ns in selected_ns:
         run.add(ns_res, dict(namespaces[ns]))
@@ -353,8 +362,12 @@ def _collect(
                 continue
             try:
                 for items, _ in list_pages(kube, res, label_selector=selector):
+                    done = run.done
                     for item in items:
                         run.add(res, item)
+                    run.listings.count(
+                        res.api_version, res.resource, "", len(items), run.done - done
+                    )
             except ClusterError as e:
                 if _fatal(e):
                     raise
@@ -363,12 +376,18 @@ def _collect(
         _fetch_dependencies(kube, run, by_gr, res_filter)
 
 
+def _where(job: ListJob) -> str:
+    return job.namespace or ("all namespaces" if job.resource.namespaced else "")
+
+
 def _fatal(e: ClusterError) -> bool:
     """A refused credential (already refreshed once) fails every other request alike."""
     return isinstance(e, ClusterUnauthorized)
 
 
 def _finish(backup: Backup, run: _Run) -> None:
+    for line in run.listings.lines():  # what was listed before a failure, or cluster-wide
+        run.log.info(line)
     backup.status.completion_timestamp = now()
     backup.status.progress.total_items = run.done
     backup.status.progress.items_backed_up = run.done

@@ -41,3 +41,41 @@ class OperationLog:
         with self.path.open("rb") as src, gzip.open(out, "wb", compresslevel=6) as dst:
             dst.write(src.read())
         return out
+
+
+def listed_line(
+    api_version: str, resource: str, namespace: str | None, listed: int, taken: int
+) -> str:
+    """What one LIST found, for the log: `listed apps/v1 deployments in shop: 3 items`
+    (`in all namespaces` for a cluster-wide LIST of a namespaced type, `cluster-scoped`
+    for the others), and how many the backup took when that is fewer."""
+    where = f" in {namespace}" if namespace else ""
+    text = f"listed {api_version} {resource}{where}: {listed} item{'' if listed == 1 else 's'}"
+    return text if taken == listed else f"{text}, {taken} taken"
+
+
+class Listings:
+    """Items listed and taken per LIST (resource and namespace) during a backup, in
+    the order the LISTs were planned; `lines()` says what each found."""
+
+    def __init__(self) -> None:
+        self._counts: dict[tuple[str, str, str], list[int]] = {}
+
+    def plan(self, api_version: str, resource: str, namespace: str) -> None:
+        self._counts.setdefault((api_version, resource, namespace), [0, 0])
+
+    def count(
+        self, api_version: str, resource: str, namespace: str, listed: int, taken: int
+    ) -> None:
+        counts = self._counts.setdefault((api_version, resource, namespace), [0, 0])
+        counts[0] += listed
+        counts[1] += taken
+
+    def lines(self) -> list[str]:
+        """A line per LIST counted since the last call (each LIST is said once)."""
+        out = [
+            listed_line(api, res, ns or None, listed, taken)
+            for (api, res, ns), (listed, taken) in self._counts.items()
+        ]
+        self._counts.clear()
+        return out
