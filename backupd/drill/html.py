@@ -30,9 +30,11 @@ color:#1f2328;background:#f6f8fa}}
 .verdict .word{{display:block;font-size:72px;font-weight:800;line-height:1.05;
 letter-spacing:.02em}}
 .verdict .name{{display:block;font-size:18px;overflow-wrap:anywhere;opacity:.95}}
-.metric{{flex:0 0 220px;background:rgba(255,255,255,.16);border-radius:10px;padding:14px 18px}}
+.metric{{flex:0 0 auto;min-width:220px;background:rgba(255,255,255,.16);border-radius:10px;
+padding:14px 18px}}
 .metric .label{{display:block;font-size:14px;text-transform:uppercase;letter-spacing:.08em}}
-.metric .value{{display:block;font-size:40px;font-weight:700;line-height:1.15}}
+.metric .value{{display:block;font-size:40px;font-weight:700;line-height:1.15;
+white-space:nowrap}}
 .metric .sub{{display:block;font-size:13px;opacity:.9}}
 main{{max-width:1200px;margin:0 auto;padding:8px 40px 40px}}
 section{{background:#fff;border:1px solid #d0d7de;border-radius:10px;padding:16px 22px;
