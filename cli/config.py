@@ -46,6 +46,7 @@ from cli.keysettings import KeySettings, secret_fetcher
 from cli.output import info
 
 CONFIG_ENV = "BACKUPD_CONFIG"
+FORMATS = ("backupd", "velero")  # what a location holds (backupd.storage.velero)
 
 
 def config_path() -> Path:
@@ -60,6 +61,7 @@ class LocationEntry:
     access_mode: AccessMode = AccessMode.ReadWrite
     default: bool = False
     keys: KeySettings = field(default_factory=KeySettings)
+    format: str | None = None  # "velero": Velero's backups, read-only; None: backupd's
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -67,6 +69,7 @@ class LocationEntry:
             "url": self.url,
             "access_mode": self.access_mode.value,
             "default": self.default,
+            **({"format": self.format} if self.format else {}),
             **self.keys.to_dict(),
         }
 
@@ -123,7 +126,14 @@ def _entry(raw: Any, path: Path, index: int) -> LocationEntry:
         access_mode=AccessMode.parse(str(raw.get("access_mode") or "ReadWrite")),
         default=bool(raw.get("default", False)),
         keys=KeySettings.from_dict(raw, f"config file {path}: location {raw['name']!r}"),
+        format=_format(raw.get("format"), path),
     )
+
+
+def _format(value: Any, path: Path) -> str | None:
+    if value is None or str(value).lower() in FORMATS:
+        return str(value).lower() if value is not None else None
+    raise UserInputError(f"config file {path}: format {str(value)[:40]!r}: use backupd or velero")
 
 
 def load_config(path: Path | None = None) -> CliConfig:
@@ -209,6 +219,8 @@ def resolve_location(
         )
         keyring = keyring.with_kek(parse_kek(data, source))
     location.keyring = keyring.allowing_unsigned(allow_unsigned)
+    # a declared format, else backupd's backups and any Velero backup found by its layout
+    location.format = (entry.format if entry is not None else None) or "auto"
     return location
 
 

@@ -12,12 +12,12 @@ from typing import Any
 
 import typer
 
-from backupd.errors import StorageError
+from backupd.errors import StorageError, UserInputError
 from backupd.storage import sealing
 from backupd.storage.location import DEFAULT_URL, AccessMode, Location, open_store
 from backupd.storage.urls import redact
 from backupd.trust.keys import generate_kek, generate_signing_key, write_private_file
-from cli.config import LocationEntry, editing, load_config, resolve_location
+from cli.config import FORMATS, LocationEntry, editing, load_config, resolve_location
 from cli.keysettings import KeySettings, secret_fetcher
 from cli.output import OutputFormat, OutputOption, console, emit, info, print_table
 
@@ -48,11 +48,18 @@ def add(
     encryption_key: str = typer.Option(
         None, "--encryption-key", help="encrypt backups: a key file or secret:NAMESPACE/NAME"
     ),
+    format_: str = typer.Option(
+        None,
+        "--format",
+        help="velero: it holds Velero's backups, read-only to backupd "
+        "(default: backupd's, and Velero backups found there are read too)",
+    ),
     output: OutputFormat = OutputOption,
 ) -> None:
     """Store a named location in the config file (nothing is contacted)."""
     keys = KeySettings(signing_key, list(trust_key), encryption_key)
     entry = LocationEntry(name, url, AccessMode.parse(access_mode), default, keys)
+    entry.format = _format(format_)
     open_store(url)  # validates the URL offline; malformed URLs never reach the file
     keys.keyring(secret_fetcher())  # every key must load before it reaches the file
     with editing() as config:
@@ -60,6 +67,12 @@ def add(
     shown = entry.shown()
     emit(shown, output, lambda: print_table(_COLUMNS, [_row(shown)]))
     info(f"location {name!r} saved in {config.path}")
+
+
+def _format(value: str | None) -> str | None:
+    if value is None or value.lower() in FORMATS:
+        return value.lower() if value else None
+    raise UserInputError(f"unknown location format {value[:40]!r}; use backupd or velero")
 
 
 @app.command()

@@ -29,6 +29,7 @@ from backupd.errors import (
 )
 from backupd.storage import sealing
 from backupd.storage.location import Location
+from backupd.storage.velero import is_velero
 
 
 def item_ref(entry: IndexEntry) -> str:
@@ -114,7 +115,14 @@ class OpenedBackup:
 @contextmanager
 def opened(location: Location, backup: Backup) -> Iterator[OpenedBackup]:
     """The backup's verified index, and a reader streaming its archive from the
-    location: nothing is written to disk, and every read checks the whole archive."""
+    location: nothing is written to disk, and every read checks the whole archive.
+    A Velero backup is indexed by one pass over its tarball (backupd.archive.velero)."""
+    if is_velero(backup):
+        from backupd.archive.velero import reader_of
+
+        velero = reader_of(location, backup)
+        yield OpenedBackup(backup, velero.velero.index, velero)
+        return
     index = load_index(location, backup)
     reader = ArchiveReader(
         lambda: archive_stream(location, backup), index, source=f"backup {backup.metadata.name}"

@@ -28,6 +28,7 @@ from backupd.storage import claims
 from backupd.storage.base import ObjectNotFound, PendingUpload
 from backupd.storage.layout import KIND_METADATA, MAX_NAME_LENGTH, metadata_key, validate_name
 from backupd.storage.location import Location
+from backupd.storage.velero import METADATA as VELERO_METADATA
 
 FINAL_PHASES = frozenset({"Completed", "PartiallyFailed", "Failed"})
 
@@ -211,6 +212,14 @@ def deletion(location: Location, name: str, kind: str = "backups") -> Deletion:
     uploads = location.pending_uploads(prefix)
     if not objects and not uploads:
         raise NotFoundError(f"{what} {name} not found in {location.url}")
+    ours = metadata_key(kind, name)
+    velero_only = f"{prefix}{VELERO_METADATA}" in objects and ours not in objects
+    if kind == "backups" and velero_only:
+        raise UserInputError(
+            f"backup {name} in {location.url} was written by Velero: backupd reads "
+            "Velero's backups and never deletes them",
+            hint=f"delete it with Velero: velero backup delete {name}",
+        )
     if not _committed(location, metadata_key(kind, name), objects):
         holder = claims.read(location, kind, name)
         if holder is not None and holder.owner.alive():

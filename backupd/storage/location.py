@@ -98,15 +98,23 @@ class Location:
         self.access_mode = access_mode
         # what backups here are signed and encrypted with, and which keys are trusted
         self.keyring = keyring
+        # whose backups it holds: "backupd"; "velero" (read-only, backupd.storage.velero);
+        # "auto": backupd's, and a Velero backup found under a name is read too
+        self.format = "backupd"
 
     def __repr__(self) -> str:
         return f"Location({self.url!r}, {self.access_mode.value})"
 
     @property
     def read_only(self) -> bool:
-        return self.access_mode is AccessMode.ReadOnly
+        return self.access_mode is AccessMode.ReadOnly or self.format == "velero"
 
     def _writable(self, action: str, key: str) -> None:
+        if self.format == "velero":
+            raise ReadOnlyLocation(
+                f"location {self.url} holds Velero backups (format velero); "
+                f"backupd reads them and never writes there: refusing to {action} {key}"
+            )
         if self.read_only:
             raise ReadOnlyLocation(
                 f"location {self.url} is ReadOnly; refusing to {action} {key}",

@@ -28,6 +28,7 @@ from backupd.api.backup import SCHEDULE_LABEL, Backup, ClusterInfo, normalize_se
 from backupd.api.common import Phase
 from backupd.api.restore import Restore
 from backupd.errors import ArchiveError, BackupdError, NotFoundError, TrustError
+from backupd.storage import velero
 from backupd.storage.catalog import Skipped, read_committed, scan_committed
 from backupd.storage.layout import BackupKeys, metadata_key
 from backupd.storage.location import Location
@@ -106,8 +107,19 @@ def _load(location: Location, model: type[R], kind: str, name: str) -> R:
 
 
 def list_backups(location: Location) -> Listing[Backup]:
-    """Every committed backup (any final phase), sorted by name."""
-    return _list(location, Backup, "backups")
+    """Every committed backup (any final phase), sorted by name; with Velero's finished
+    backups where the location reads them (backupd.storage.velero)."""
+    if location.format == velero.VELERO:
+        listing: Listing[Backup] = Listing()
+    else:
+        listing = _list(location, Backup, "backups")
+    if velero.reads_velero(location):
+        found, skipped = velero.list_velero(location)
+        listing.records = sorted([*listing.records, *found], key=lambda b: b.metadata.name)
+        listing.skipped = sorted(
+            [*listing.skipped, *(Skipped(k, why) for k, why in skipped)], key=lambda s: s.key
+        )
+    return listing
 
 
 def list_restores(location: Location) -> Listing[Restore]:
@@ -117,8 +129,15 @@ def list_restores(location: Location) -> Listing[Restore]:
 
 def load_backup(location: Location, name: str) -> Backup:
     """The committed backup `name`: NotFoundError if absent or not final, ArchiveError
-    if its record is damaged."""
-    return _load(location, Backup, "backups", name)
+    if its record is damaged. A Velero backup where the location reads them."""
+    if location.format == velero.VELERO:
+        return velero.load_velero(location, name)
+    try:
+        return _load(location, Backup, "backups", name)
+    except NotFoundError:
+        if velero.reads_velero(location) and velero.has_velero(location, name):
+            return velero.load_velero(location, name)
+        raise
 
 
 def load_restore(location: Location, name: str) -> Restore:
