@@ -45,6 +45,7 @@ class Step(StrEnum):
     planning = "planning"
     applying = "applying"
     storing = "storing"
+    waiting = "waiting"  # a restore waits for its workloads to be ready
     done = "done"
 
 
@@ -149,7 +150,21 @@ class Recorder:
             self.errors.append(message)
 
 
+class Interrupt(threading.Event):
+    """A Cancel that says why: the CLI sets one on SIGINT/SIGTERM ("interrupted")."""
+
+    def __init__(self, reason: str = CANCELLED) -> None:
+        super().__init__()
+        self.reason = reason
+
+
+def reason_of(cancel: Cancel) -> str:
+    """Why a run was stopped: the Cancel's own reason if it has one, else "cancelled"."""
+    reason = getattr(cancel, "reason", None)
+    return reason if isinstance(reason, str) and reason else CANCELLED
+
+
 def check(cancel: Cancel) -> None:
     """Raise Cancelled when the driver asked to stop."""
     if cancel.is_set():
-        raise Cancelled()
+        raise Cancelled(reason_of(cancel))

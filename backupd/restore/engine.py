@@ -21,8 +21,8 @@ import orjson
 from pydantic import ValidationError
 
 from backupd.api.backup import SCHEDULE_LABEL, Backup, ClusterInfo  # noqa: F401 (re-exported)
-from backupd.api.common import ObjectMeta, Phase, now
-from backupd.api.progress import CANCELLED, NEVER, SILENT, Cancel, Reporter, Step
+from backupd.api.common import ObjectMeta, Phase, now, parse_duration
+from backupd.api.progress import NEVER, SILENT, Cancel, Reporter, Step, reason_of
 from backupd.api.restore import (
     ItemIssue,
     ItemResult,
@@ -39,7 +39,8 @@ from backupd.errors import (
     UserInputError,
 )
 from backupd.kinds.spellings import TypeName
-from backupd.restore import guard, planner, volumes
+from backupd.restore import guard, planner, readiness, volumes
+from backupd.restore import velero as velero_conventions
 from backupd.restore.applier import DEFAULT_WORKERS, NOT_ATTEMPTED, Applier
 from backupd.restore.report import log_line, secret_masking, summarize
 from backupd.restore.targets import Targets
@@ -48,6 +49,7 @@ from backupd.storage.catalog import Skipped
 from backupd.storage.layout import RestoreKeys, validate_name
 from backupd.storage.location import Location
 from backupd.storage.records import SourceCluster
+from backupd.storage.velero import UNSIGNED_WARNING, is_velero
 from backupd.storage.volumesnapshots import load as load_volume_snapshots
 
 BACKUP_LABEL = "backupd.io/backup"
@@ -62,6 +64,9 @@ class RestoreRun:
 
     restore: Restore
     items: list[ItemResult] = field(default_factory=list)
+    # the restored workloads (readiness.wait_ready waits for them), whether or not
+    # spec.wait_ready made this run wait
+    workloads: list[readiness.Restored] = field(default_factory=list)
 
 
 def source_cluster(kube: KubeClient, *, any_cluster: bool = False) -> SourceCluster | None:
@@ -120,7 +125,12 @@ def cluster_notice(backup: Backup, target: ClusterInfo) -> list[str]:
 
 
 def read_plan(
-    backup: Backup, spec: RestoreSpec, location: Location, *, served: Sequence[TypeName] = ()
+    backup: Backup,
+    spec: RestoreSpec,
+    location: Location,
+    *,
+    served: Sequence[TypeName] = (),
+    backed_up: readiness.BackedUp | None = None,
 ) -> planner.Plan:
     """Select from the verified stored index, read the archive once, plan. Raises before
     any change: the whole archive is checked (exactly the indexed members, each of its
@@ -128,11 +138,17 @@ def read_plan(
 
     `served` are the target's types: they add kubectl's short names to the filters
     and tell custom resources (ordered after their CRDs) from built-in types.
+    `backed_up` keeps what readiness needs of the objects (their stored status).
     """
     with opened_backup(location, backup) as opened:
         selection = planner.select_entries(opened.entries, spec, served=served)
         objects = opened.objects(selection.to_read())
-    return planner.plan(objects, selection, spec)
+    if backed_up is not None:
+        objects = list(backed_up.keep(objects))
+    plan = planner.plan(objects, selection, spec)
+    if is_velero(backup):
+        velero_conventions.apply(plan)  # Velero's own resources, with the reason
+    return plan
 
 
 def _store(location: Location, run: RestoreRun, lines: list[str]) -> None:
@@ -145,16 +161,16 @@ def _store(location: Location, run: RestoreRun, lines: list[str]) -> None:
     )
 
 
-def _cancelled(items: list[ItemResult], status: RestoreStatus) -> None:
+def _cancelled(items: list[ItemResult], status: RestoreStatus, reason: str) -> None:
     """A cancelled restore that left items unattempted is never Completed."""
     left = sum(1 for r in items if r.reason == NOT_ATTEMPTED)
     if not left:
         return  # cancelled after the last item: the restore finished
     applied = any(r.outcome is not Outcome.skipped for r in items)
     status.phase = Phase.partially_failed if applied else Phase.failed
-    status.failure_reason = CANCELLED
+    status.failure_reason = reason
     status.errors.append(
-        ItemIssue(message=f"cancelled: {left} of {len(items)} item(s) not attempted")
+        ItemIssue(message=f"{reason}: {left} of {len(items)} item(s) not attempted")
     )
 
 
@@ -191,7 +207,10 @@ def run(
     targets = Targets(kube)  # an unreachable cluster fails here, before any download
     notices = [str(s) for s in skipped]
     notices += cluster_notice(backup, here or current_cluster(kube))
-    plan = read_plan(backup, spec, location, served=targets.type_names())
+    if is_velero(backup):
+        notices.append(UNSIGNED_WARNING.format(name=backup.metadata.name))
+    backed_up = readiness.BackedUp()
+    plan = read_plan(backup, spec, location, served=targets.type_names(), backed_up=backed_up)
     guard.review(plan, spec, kube=kube, targets=targets)  # may refuse: nothing is created yet
     volume_tasks = volumes.prepare(plan, load_volume_snapshots(location, backup), spec, name)
     report.phase(Phase.in_progress, Step.planning)
@@ -239,8 +258,18 @@ def run(
     if volume_tasks and not spec.dry_run and not cancel.is_set():
         volumes.record(status, volumes.execute(kube, volume_tasks, run.items, spec, name))
         lines += [volumes.log_line(v, now()) for v in status.volumes]
+    if not spec.dry_run:
+        run.workloads = readiness.to_watch(run.items, backed_up)
+    if spec.wait_ready and not spec.dry_run and not cancel.is_set():
+        report.phase(Phase.in_progress, Step.waiting)
+        timeout = parse_duration(spec.wait_ready).total_seconds()
+        waited = readiness.wait_ready(
+            kube, run.workloads, timeout=timeout, cancel=cancel, report=report
+        )
+        readiness.record(status, waited)
+        lines += [readiness.log_line(w, now()) for w in waited]
     if cancel.is_set():
-        _cancelled(run.items, status)
+        _cancelled(run.items, status, reason_of(cancel))
     status.warnings[:0] = [ItemIssue(message=w) for w in notices + plan.warnings]
     if backup.status.phase is Phase.partially_failed:
         status.warnings.insert(

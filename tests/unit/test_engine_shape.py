@@ -15,9 +15,11 @@ from backupd.api.progress import (
     SILENT,
     Callbacks,
     Cancelled,
+    Interrupt,
     Recorder,
     Step,
     check,
+    reason_of,
 )
 from backupd.api.restore import ItemResult, Outcome, RestoreStatus
 from backupd.backup import engine as backup_engine
@@ -58,6 +60,17 @@ def test_a_threading_event_cancels_and_the_reason_is_cancelled() -> None:
     assert str(raised.value) == CANCELLED
 
 
+def test_an_interrupt_cancels_with_its_own_reason() -> None:
+    stop = Interrupt("interrupted")
+    check(stop)
+    stop.set()
+    with pytest.raises(Cancelled) as raised:
+        check(stop)
+    assert str(raised.value) == "interrupted"
+    assert reason_of(stop) == "interrupted"
+    assert reason_of(threading.Event()) == CANCELLED
+
+
 def test_callbacks_pass_on_only_what_the_driver_asked_for() -> None:
     seen: list[tuple[int, int]] = []
     report = Callbacks(on_progress=lambda d, t: seen.append((d, t)))
@@ -84,7 +97,7 @@ def test_recorder_keeps_events_in_order() -> None:
 def test_a_cancelled_restore_with_items_applied_is_partially_failed() -> None:
     items = [item("a", Outcome.created), item("b", Outcome.skipped, NOT_ATTEMPTED)]
     status = RestoreStatus(phase=Phase.completed)
-    restore_engine._cancelled(items, status)
+    restore_engine._cancelled(items, status, CANCELLED)
     assert status.phase is Phase.partially_failed
     assert status.failure_reason == CANCELLED
     assert [e.message for e in status.errors] == ["cancelled: 1 of 2 item(s) not attempted"]
@@ -93,7 +106,7 @@ def test_a_cancelled_restore_with_items_applied_is_partially_failed() -> None:
 def test_a_cancelled_restore_that_applied_nothing_is_failed() -> None:
     items = [item("a", Outcome.skipped, NOT_ATTEMPTED), item("b", Outcome.skipped, NOT_ATTEMPTED)]
     status = RestoreStatus(phase=Phase.completed)
-    restore_engine._cancelled(items, status)
+    restore_engine._cancelled(items, status, CANCELLED)
     assert status.phase is Phase.failed
     assert status.failure_reason == CANCELLED
 
@@ -101,7 +114,7 @@ def test_a_cancelled_restore_that_applied_nothing_is_failed() -> None:
 def test_a_cancel_after_the_last_item_leaves_the_restore_as_it_ended() -> None:
     items = [item("a", Outcome.created), item("b", Outcome.skipped, "excluded")]
     status = RestoreStatus(phase=Phase.completed)
-    restore_engine._cancelled(items, status)
+    restore_engine._cancelled(items, status, CANCELLED)
     assert status.phase is Phase.completed
     assert status.failure_reason is None
     assert status.errors == []
