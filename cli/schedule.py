@@ -27,7 +27,7 @@ from backupd.cluster.client import JSON
 from backupd.errors import ClusterConflict, ClusterNotFound, NotFoundError, UserInputError
 from backupd.storage.layout import validate_name
 from cli.common import ContextOption, KubeconfigOption, Namespaced, kube_client
-from cli.output import OutputFormat, OutputOption, console, emit, info, print_table
+from cli.output import OutputFormat, OutputOption, console, emit, info, print_table, timestamp
 from cli.selection import (
     ClusterResourcesOption,
     ExcludeNamespacesOption,
@@ -258,12 +258,12 @@ def _describe(obj: JSON, backups: list[dict[str, Any]]) -> None:
         f"Namespaces:   {','.join(template.get('includedNamespaces') or ['*'])}",
         f"TTL:          {template.get('ttl', '720h')}",
         f"Retention:    {_keep(spec)}",
-        f"Last backup:  {status.get('lastBackup', '-')} {status.get('lastBackupTime', '')}",
+        f"Last backup:  {status.get('lastBackup', '-')} {timestamp(status.get('lastBackupTime'))}",
     ]
     skipped = status.get("lastSkipped")
     if skipped:
         lines.append(
-            f"Last skipped: {skipped.get('time')}: {skipped.get('reason')} "
+            f"Last skipped: {timestamp(skipped.get('time'))}: {skipped.get('reason')} "
             f"({status.get('skippedRuns', 0)} skipped in all)"
         )
     for error in status.get("validationErrors") or []:
