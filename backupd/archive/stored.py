@@ -54,7 +54,12 @@ def archive_stream(location: Location, backup: Backup) -> Iterator[BinaryIO]:
 
 def load_index(location: Location, backup: Backup) -> Index:
     """The backup's stored index, its digest and every entry checked (NotFoundError,
-    from backupd.storage.sealing, if the record stores none)."""
+    from backupd.storage.sealing, if the record stores none). A Velero backup keeps
+    none: its tarball is indexed (backupd.archive.velero)."""
+    if is_velero(backup):
+        from backupd.archive.velero import velero_index
+
+        return velero_index(location, backup).index
     name = backup.metadata.name
     try:  # key from the layout, digest checked, decrypted (backupd.storage.sealing)
         with sealing.backup_object(location, backup, "index") as raw:

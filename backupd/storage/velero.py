@@ -36,7 +36,13 @@ from backupd.api.backup import (
     Progress,
 )
 from backupd.api.common import Issue, Model, ObjectMeta, Phase, format_duration, parse_duration
-from backupd.errors import ArchiveError, BackupdError, NotFoundError, UserInputError
+from backupd.errors import (
+    ArchiveError,
+    BackupdError,
+    NotFoundError,
+    ReadOnlyLocation,
+    UserInputError,
+)
 from backupd.storage.base import ObjectNotFound
 from backupd.storage.layout import KIND_METADATA, validate_name
 from backupd.storage.location import Location
@@ -71,6 +77,15 @@ def parse_format(value: str | None) -> str | None:
 
 def reads_velero(location: Location) -> bool:
     return location.format in (VELERO, AUTO)
+
+
+def refuse_writes(location: Location, what: str) -> None:
+    """ReadOnlyLocation, in one line, for a write to a location of Velero's."""
+    if location.format == VELERO:
+        raise ReadOnlyLocation(
+            f"location {location.url} holds Velero backups (format velero); "
+            f"backupd reads them and never writes there: refusing to {what}"
+        )
 
 
 @dataclass(frozen=True)
