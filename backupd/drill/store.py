@@ -150,19 +150,6 @@ def load(location: Location, name: str) -> DrillReport:
     return report
 
 
-def rendered(location: Location, name: str, fmt: Literal["md", "html"]) -> str:
-    """The stored Markdown or HTML of drill `name`, checked against its commit."""
-    _, md_key, html_key = _keys(name)
-    commit = _commit(location, name)
-    key, recorded = (
-        (md_key, commit.status.markdown) if fmt == "md" else (html_key, commit.status.html)
-    )
-    try:
-        return _object(location, key, recorded).decode()
-    except UnicodeDecodeError:
-        raise ArchiveError(f"{key} in {location.url} is not UTF-8 text") from None
-
-
 def scan_drills(location: Location) -> tuple[list[DrillReport], list[Skipped]]:
     """Every stored drill, newest start first, and the damaged ones skipped."""
     documents, skipped = scan_committed(location, "drills")

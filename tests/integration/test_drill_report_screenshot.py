@@ -87,7 +87,7 @@ def _stored_page(loc: Location, report: DrillReport, directory: Path) -> Path:
     """The report.html a drill stored, as a file a browser opens."""
     store.save(loc, report)
     page = directory / f"{report.metadata.name}.html"
-    page.write_text(store.rendered(loc, report.metadata.name, "html"))
+    page.write_bytes(loc.get_bytes(f"drills/{report.metadata.name}/report.html"))
     return page
 
 

@@ -193,8 +193,9 @@ def test_saved_drill_reads_back_with_its_three_reports(loc: Location) -> None:
         for f in ("drill.json", "report.html", "report.json", "report.md")
     ]
     assert store.load(loc, "monthly-2026-12") == report
-    assert store.rendered(loc, "monthly-2026-12", "md") == markdown.render(report)
-    assert store.rendered(loc, "monthly-2026-12", "html") == html.render(report)
+    stored = "drills/monthly-2026-12/report"
+    assert loc.get_bytes(f"{stored}.md").decode() == markdown.render(report)
+    assert loc.get_bytes(f"{stored}.html").decode() == html.render(report)
 
 
 def test_drills_are_listed_newest_first(loc: Location) -> None:
