@@ -11,7 +11,8 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from backupd.api import API_VERSION
 from backupd.api.backup import ClusterResources
-from backupd.api.common import Issue, Model, ObjectMeta, Phase, reading_stored
+from backupd.api.common import Issue, Model, ObjectMeta, Phase, parse_duration, reading_stored
+from backupd.api.drill import WorkloadReadiness
 from backupd.errors import UserInputError
 from backupd.kinds.naming import item_where, resource_dir
 
@@ -81,6 +82,16 @@ class RestoreSpec(Model):
     volume_timeout: str = "10m"  # how long to wait for those claims to be Bound
     # EBS: availability zone in the backup -> zone to create the volume in
     zone_mappings: dict[str, str] = Field(default_factory=dict)
+    # wait this long (a duration, e.g. 10m) for the restored workloads to be ready; None:
+    # do not wait. One that was ready in the backup and is not makes it PartiallyFailed.
+    wait_ready: str | None = None
+
+    @field_validator("wait_ready")
+    @classmethod
+    def _wait(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_duration(value)
+        return value
 
     @field_validator("namespace_mappings")
     @classmethod
@@ -169,6 +180,8 @@ class RestoreStatus(Model):
     failure_reason: str | None = None
     target_server: str = ""
     volumes: list[RestoredVolume] = Field(default_factory=list)
+    # with spec.wait_ready: each restored workload, ready or not and why
+    workloads: list[WorkloadReadiness] = Field(default_factory=list)
 
 
 class Restore(Model):

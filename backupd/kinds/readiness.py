@@ -10,7 +10,9 @@
 - PersistentVolumeClaim: Bound.
 - Pod (one of its own): Ready, or Succeeded.
 - Service: with a selector, at least one ready endpoint (EndpointSlices, or the
-  Endpoints object); without one (or ExternalName) there is nothing to wait for.
+  Endpoints object), or, where the endpoint controller publishes none (a sandbox's
+  loopback pod addresses are refused in endpoints), a ready Pod its selector selects;
+  without a selector (or ExternalName) there is nothing to wait for.
 - A custom resource: accepted - it reads back (so its CRD is served); when it has
   status.conditions, a Ready or Available condition that is not True holds it back.
 
@@ -200,12 +202,30 @@ def ready_endpoints(endpoints: Sequence[Mapping[str, Any]]) -> int:
     return count
 
 
-def service(obj: Mapping[str, Any], endpoints: Sequence[Mapping[str, Any]]) -> Verdict:
+def selects(selector: Mapping[str, Any], obj: Mapping[str, Any]) -> bool:
+    """Whether a Service's (equality) selector selects an object by its labels."""
+    labels = _part(_part(obj, "metadata"), "labels")
+    return all(labels.get(k) == v for k, v in selector.items())
+
+
+def _selected_ready(obj: Mapping[str, Any], pods: Sequence[Mapping[str, Any]]) -> int:
+    selector = _part(_part(obj, "spec"), "selector")
+    return sum(1 for p in pods if selects(selector, p) and pod(p).ready)
+
+
+def service(
+    obj: Mapping[str, Any],
+    endpoints: Sequence[Mapping[str, Any]],
+    pods: Sequence[Mapping[str, Any]] = (),
+) -> Verdict:
+    """`endpoints`: its EndpointSlices or Endpoints; `pods`: the Pods of its namespace."""
     if not needs_endpoints(obj):
         return READY
-    if ready_endpoints(endpoints):
+    if ready_endpoints(endpoints) or _selected_ready(obj, pods):
         return READY
-    return Verdict(False, "no ready endpoints: none of the pods it selects is ready")
+    selector = _part(_part(obj, "spec"), "selector")
+    shown = ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
+    return Verdict(False, f"no ready endpoints: no ready pod matches its selector {shown}")
 
 
 def custom(obj: Mapping[str, Any]) -> Verdict:
@@ -223,9 +243,14 @@ def custom(obj: Mapping[str, Any]) -> Verdict:
 
 
 def judge(
-    group: str, kind: str, obj: Mapping[str, Any], endpoints: Sequence[Mapping[str, Any]] = ()
+    group: str,
+    kind: str,
+    obj: Mapping[str, Any],
+    endpoints: Sequence[Mapping[str, Any]] = (),
+    pods: Sequence[Mapping[str, Any]] = (),
 ) -> Verdict:
-    """The verdict on one object of a watched kind (`endpoints`: a Service's)."""
+    """The verdict on one object of a watched kind (a Service's `endpoints`, and the
+    `pods` of its namespace)."""
     key = (group, kind)
     if key == ("apps", "Deployment"):
         return deployment(obj)
@@ -240,7 +265,7 @@ def judge(
     if key == ("", "Pod"):
         return pod(obj)
     if key == ("", "Service"):
-        return service(obj, endpoints)
+        return service(obj, endpoints, pods)
     return custom(obj) if is_custom(group) else READY
 
 
@@ -249,19 +274,20 @@ def was_ready(
     kind: str,
     backed_up: Mapping[str, Any] | None,
     endpoints: Sequence[Mapping[str, Any]] | None = None,
+    pods: Sequence[Mapping[str, Any]] | None = None,
 ) -> bool:
     """Whether the object was available when it was backed up, from its stored status.
 
-    A Service's `endpoints` are those the backup held for it; None when the backup
-    holds none (then a Service with a selector is taken to have had endpoints). An
+    A Service's `endpoints` and the `pods` of its namespace are those the backup held;
+    when it held neither, a Service with a selector is taken to have been ready. An
     object the backup does not hold counts as ready: restoring it is the point.
     """
     if backed_up is None:
         return True
     if (group, kind) == ("", "Service"):
-        if endpoints is None or not needs_endpoints(backed_up):
+        if (endpoints is None and pods is None) or not needs_endpoints(backed_up):
             return True
-        return ready_endpoints(endpoints) > 0
+        return service(backed_up, endpoints or (), pods or ()).ready
     if not is_custom(group) and not _part(backed_up, "status"):
         # no status stored: a workload's rollout cannot be judged, assume it was fine
         return (group, kind) != ("batch", "Job")
@@ -276,3 +302,19 @@ def endpoints_of(obj: Mapping[str, Any]) -> tuple[str, str] | None:
         return namespace, str(meta.get("name") or "")
     name = _part(meta, "labels").get(SERVICE_NAME_LABEL)
     return (namespace, str(name)) if name else None
+
+
+def makes_pods(group: str, kind: str) -> bool:
+    return (group, kind) in (
+        ("apps", "Deployment"),
+        ("apps", "StatefulSet"),
+        ("apps", "DaemonSet"),
+        ("batch", "Job"),
+    )
+
+
+def serves(service_obj: Mapping[str, Any], workload: Mapping[str, Any]) -> bool:
+    """Whether a Service's selector selects the pods of a workload (its pod template)."""
+    selector = _part(_part(service_obj, "spec"), "selector")
+    template = _part(_part(workload, "spec"), "template")
+    return bool(selector) and selects(selector, template)

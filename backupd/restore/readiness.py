@@ -23,28 +23,28 @@ into `events`, and the most telling one into the one-line `reason`.
 
 from __future__ import annotations
 
+import datetime
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from backupd.api.common import Phase
 from backupd.api.drill import WorkloadReadiness
 from backupd.api.progress import NEVER, SILENT, Cancel, Reporter
-from backupd.api.restore import ItemResult, Outcome
+from backupd.api.restore import ItemIssue, ItemResult, Outcome, RestoreStatus
 from backupd.archive.format import IndexEntry
 from backupd.cluster.client import KubeClient
 from backupd.errors import BackupdError, ClusterNotFound
 from backupd.kinds import readiness as rules
 from backupd.kinds.readiness import Verdict
+from backupd.restore import events
 
 JSON = dict[str, Any]
 Key = tuple[str, str, str, str]  # group, resource, namespace ("" cluster-wide), name
 _WAITED = frozenset({Outcome.created, Outcome.updated, Outcome.unchanged, Outcome.differs})
 _REASON = 400  # characters of a one-line reason
-_EVENTS = 8  # events kept per workload
-# the events that say best why pods do not come, most telling first
 _UNSEEN = Verdict(False, "not looked at yet")
-_TELLING = ("FailedCreate", "FailedScheduling", "ErrImagePull", "ImagePullBackOff", "Failed")
 
 
 @dataclass(frozen=True)
@@ -70,10 +70,12 @@ class Restored:
         name: str,
         backed_up: Mapping[str, Any] | None = None,
         endpoints: Sequence[Mapping[str, Any]] | None = None,
+        pods: Sequence[Mapping[str, Any]] | None = None,
     ) -> Restored:
         """`backed_up`: the object as the backup holds it (its status says whether it was
-        ready); `endpoints`: for a Service, the Endpoints/EndpointSlices the backup held."""
-        was = rules.was_ready(group, kind, backed_up, endpoints)
+        ready); for a Service, the Endpoints/EndpointSlices (`endpoints`) and the Pods of
+        its namespace (`pods`) the backup held."""
+        was = rules.was_ready(group, kind, backed_up, endpoints, pods)
         return cls(group, version, kind, resource, namespace, name, was)
 
     def path(self) -> str:
@@ -85,21 +87,38 @@ class Restored:
 
 @dataclass
 class BackedUp:
-    """Keeps, from the backup's objects as they are read, those readiness needs: the
-    watched kinds (their status) and the Endpoints/EndpointSlices of Services."""
+    """Keeps, from the backup's objects as they are read, what readiness needs of them
+    (a slim copy: no pod template, no annotations): the watched kinds, the Pods by
+    namespace and the Endpoints/EndpointSlices of Services."""
 
     objects: dict[Key, JSON] = field(default_factory=dict)
     endpoints: dict[tuple[str, str], list[JSON]] = field(default_factory=dict)
+    pods: dict[str, list[JSON]] = field(default_factory=dict)
 
     def keep(self, objects: Iterable[tuple[IndexEntry, JSON]]) -> Iterator[tuple[IndexEntry, JSON]]:
         for e, obj in objects:
+            if (e.group, e.kind) == ("", "Pod"):
+                self.pods.setdefault(e.namespace or "", []).append(_slim(obj))
             if rules.watched(e.group, e.kind):
-                self.objects[(e.group, e.resource, e.namespace or "", e.name)] = obj
+                self.objects[(e.group, e.resource, e.namespace or "", e.name)] = _slim(obj)
             elif (e.group, e.kind) in (("", "Endpoints"), ("discovery.k8s.io", "EndpointSlice")):
                 owner = rules.endpoints_of(obj)
                 if owner is not None:
                     self.endpoints.setdefault(owner, []).append(obj)
             yield e, obj
+
+
+def _slim(obj: JSON) -> JSON:
+    """What the rules read: labels, generation, spec without the pod template, status."""
+    meta = obj.get("metadata") or {}
+    spec = {k: v for k, v in (obj.get("spec") or {}).items() if k not in ("template", "containers")}
+    kept = ("name", "namespace", "generation", "labels")
+    return {
+        "kind": obj.get("kind"),
+        "metadata": {k: meta[k] for k in kept if k in meta},
+        "spec": spec,
+        "status": obj.get("status") or {},
+    }
 
 
 def to_watch(results: Iterable[ItemResult], backed_up: BackedUp) -> list[Restored]:
@@ -110,9 +129,14 @@ def to_watch(results: Iterable[ItemResult], backed_up: BackedUp) -> list[Restore
             continue
         source_ns = r.source_namespace or r.namespace or ""
         obj = backed_up.objects.get((r.group, r.resource, source_ns, r.name))
-        endpoints = backed_up.endpoints.get((source_ns, r.name)) if r.kind == "Service" else None
+        endpoints = pods = None
+        if (r.group, r.kind) == ("", "Service"):
+            endpoints = backed_up.endpoints.get((source_ns, r.name))
+            pods = backed_up.pods.get(source_ns)
         watch.append(
-            Restored.of(r.group, r.version, r.kind, r.resource, r.namespace, r.name, obj, endpoints)
+            Restored.of(
+                r.group, r.version, r.kind, r.resource, r.namespace, r.name, obj, endpoints, pods
+            )
         )
     return watch
 
@@ -150,6 +174,7 @@ def _poll(kube: KubeClient, waiting: list[_State], started: float) -> None:
     for s in waiting:
         groups.setdefault(s.item.path(), []).append(s)
     slices: dict[str, dict[str, list[JSON]]] = {}
+    pods: dict[str, list[JSON]] = {}
     for path, states in groups.items():
         first = states[0].item
         try:
@@ -169,12 +194,17 @@ def _poll(kube: KubeClient, waiting: list[_State], started: float) -> None:
                 s.verdict = Verdict(False, "not found in the target (deleted after the restore?)")
                 continue
             endpoints: list[JSON] = []
+            selected: list[JSON] = []
             if (first.group, first.kind) == ("", "Service") and rules.needs_endpoints(s.live):
                 ns = s.item.namespace or ""
                 if ns not in slices:
                     slices[ns] = _slices(kube, ns)
                 endpoints = slices[ns].get(s.item.name, [])
-            s.verdict = rules.judge(first.group, first.kind, s.live, endpoints)
+                if not rules.ready_endpoints(endpoints):
+                    if ns not in pods:
+                        pods[ns] = kube.get(f"/api/v1/namespaces/{ns}/pods").get("items") or []
+                    selected = pods[ns]
+            s.verdict = rules.judge(first.group, first.kind, s.live, endpoints, selected)
             if s.verdict.ready:
                 s.seconds = round(time.monotonic() - started, 3)
 
@@ -203,15 +233,47 @@ def wait_ready(
             break
         time.sleep(max(0.0, min(poll, deadline - time.monotonic())))
     stuck = [s for s in states if not s.verdict.ready]
-    events = _events_of(kube, stuck)
-    return [_result(s, events.get(id(s), [])) for s in states]
+    found = _events_of(kube, stuck)
+    _blocked(stuck)
+    return [_result(s, found.get(id(s), [])) for s in states]
 
 
-def _result(s: _State, events: list[str]) -> WorkloadReadiness:
+def _events_of(kube: KubeClient, stuck: list[_State]) -> dict[int, list[str]]:
+    """Per stuck workload (by id of its state): the Warning Events about it."""
+    by_ns: dict[str, list[_State]] = {}
+    for s in stuck:
+        if s.live is not None and s.item.namespace:
+            by_ns.setdefault(s.item.namespace, []).append(s)
+    found: dict[int, list[str]] = {}
+    for ns, states in by_ns.items():
+        lines = events.of_workloads(kube, ns, [s.live for s in states if s.live is not None])
+        found.update((id(s), ln) for s, ln in zip(states, lines, strict=True))
+    return found
+
+
+def _blocked(stuck: list[_State]) -> None:
+    """A Service without endpoints says which stuck workload its pods come from."""
+    makers = [
+        s for s in stuck if s.live is not None and rules.makes_pods(s.item.group, s.item.kind)
+    ]
+    for s in stuck:
+        if (s.item.group, s.item.kind) != ("", "Service") or s.live is None:
+            continue
+        blocking = [
+            f"{m.item.kind} {m.item.name}"
+            for m in makers
+            if m.item.namespace == s.item.namespace and rules.serves(s.live, m.live or {})
+        ]
+        if blocking:
+            why = f"{s.verdict.reason}; its pods come from {', '.join(blocking)}, not ready"
+            s.verdict = Verdict(False, why)
+
+
+def _result(s: _State, said: list[str]) -> WorkloadReadiness:
     r = s.item
     reason = None if s.verdict.ready else (s.verdict.reason or "not ready")
-    if reason is not None and events:
-        telling = _most_telling(events)
+    if reason is not None and said:
+        telling = events.most_telling(said)
         if telling.split(": ", 1)[-1] not in reason:
             reason = f"{reason}; {telling}"
     return WorkloadReadiness(
@@ -221,84 +283,39 @@ def _result(s: _State, events: list[str]) -> WorkloadReadiness:
         ready=s.verdict.ready,
         was_ready=r.was_ready,
         reason=" ".join(reason.split())[:_REASON] if reason else None,
-        events=events,
+        events=said,
         seconds_to_ready=s.seconds,
     )
 
 
-def _most_telling(events: list[str]) -> str:
-    """`events` are `Kind/name: Reason: message`; the one that says most, newest first."""
-    for wanted in _TELLING:
-        for line in reversed(events):
-            if line.split(": ", 2)[1:2] == [wanted]:
-                return line
-    return events[-1]
-
-
-def _owned_by(objects: Iterable[JSON], uids: set[str]) -> list[JSON]:
-    return [
-        o
-        for o in objects
-        if any(
-            ref.get("uid") in uids for ref in (o.get("metadata") or {}).get("ownerReferences") or []
-        )
-    ]
-
-
-def _uid(obj: Mapping[str, Any] | None) -> str:
-    return str(((obj or {}).get("metadata") or {}).get("uid") or "")
-
-
-def _events_of(kube: KubeClient, stuck: list[_State]) -> dict[int, list[str]]:
-    """Per stuck workload (by id of its state): the Warning Events of it, its
-    ReplicaSets and its Pods, oldest first. One LIST each of Events, ReplicaSets and
-    Pods per namespace; nothing when they cannot be read."""
-    by_ns: dict[str, list[_State]] = {}
-    for s in stuck:
-        if s.live is not None and s.item.namespace:
-            by_ns.setdefault(s.item.namespace, []).append(s)
-    found: dict[int, list[str]] = {}
-    for ns, states in by_ns.items():
-        try:
-            listed = kube.get(f"/api/v1/namespaces/{ns}/events").get("items") or []
-            warnings = [e for e in listed if e.get("type") == "Warning"]
-            if not warnings:
-                continue
-            sets = kube.get(f"/apis/apps/v1/namespaces/{ns}/replicasets").get("items") or []
-            pods = kube.get(f"/api/v1/namespaces/{ns}/pods").get("items") or []
-        except BackupdError:
+def record(status: RestoreStatus, workloads: list[WorkloadReadiness]) -> None:
+    """The workloads into a restore's status. One that was ready in the backup and is
+    not now is an error naming it and why (and the restore is PartiallyFailed); one that
+    was not ready there either is a warning."""
+    status.workloads = workloads
+    for w in workloads:
+        if w.ready:
             continue
-        for s in states:
-            uids = {_uid(s.live)}
-            uids |= {_uid(o) for o in _owned_by(sets, uids)}
-            uids |= {_uid(o) for o in _owned_by(pods, uids)}
-            mine = sorted(
-                (e for e in warnings if (e.get("involvedObject") or {}).get("uid") in uids),
-                key=_when,
-            )
-            found[id(s)] = _lines(mine)
-    return found
+        issue = ItemIssue(
+            message=f"not ready: {w.reason or 'not ready'}",
+            resource=w.kind.lower(),
+            namespace=w.namespace,
+            name=w.name,
+        )
+        if not w.was_ready:
+            issue.message += " (it was not ready in the backup either)"
+            status.warnings.append(issue)
+            continue
+        status.errors.append(issue)
+        if status.phase is Phase.completed:
+            status.phase = Phase.partially_failed
 
 
-def _when(event: Mapping[str, Any]) -> str:
-    meta = event.get("metadata") or {}
-    return str(
-        event.get("lastTimestamp")
-        or event.get("eventTime")
-        or event.get("firstTimestamp")
-        or meta.get("creationTimestamp")
-        or ""
-    )
-
-
-def _lines(events: list[JSON]) -> list[str]:
-    """`ReplicaSet/web-5d8f: FailedCreate: <message>`, one per distinct message, newest last."""
-    lines: list[str] = []
-    for e in events:
-        obj = e.get("involvedObject") or {}
-        message = " ".join(str(e.get("message") or "").split())[:_REASON]
-        line = f"{obj.get('kind')}/{obj.get('name')}: {e.get('reason') or 'Warning'}: {message}"
-        if line in lines:
-            lines.remove(line)
-        lines.append(line)
-    return lines[-_EVENTS:]
+def log_line(w: WorkloadReadiness, at: datetime.datetime) -> str:
+    """The restore log's line for one workload."""
+    where = "/".join(p for p in (w.kind.lower(), w.namespace, w.name) if p)
+    if w.ready:
+        return f"{at.isoformat()} info {where} ready after {w.seconds_to_ready or 0:.1f}s"
+    level = "error" if w.was_ready else "warning"
+    events = "".join(f"; event {e}" for e in w.events)
+    return f"{at.isoformat()} {level} {where} not ready: {w.reason}{events}"
