@@ -14,9 +14,9 @@ import yaml
 
 import backupd
 from backupd.cluster.applying import apply
-from backupd.errors import BackupdError
+from backupd.errors import BackupdError, UserInputError
 from cli.common import ContextOption, KubeconfigOption, kube_client
-from cli.output import OutputFormat, OutputOption, info, print_table
+from cli.output import OutputFormat, OutputOption, as_list, info, print_table
 
 MANIFESTS = Path(backupd.__file__).resolve().parent / "deploy"
 
@@ -54,11 +54,15 @@ def load_objects(root: Path) -> list[dict[str, Any]]:
 
 
 def render(objects: list[dict[str, Any]], fmt: OutputFormat) -> str:
+    """The manifests as -o asks: json is a kubectl List, yaml a multi-document stream
+    (what `kubectl apply -f` takes), name one kind/name a line."""
     if fmt is OutputFormat.json:
-        return json.dumps({"apiVersion": "v1", "kind": "List", "items": objects}, indent=2) + "\n"
+        return json.dumps(as_list(objects), indent=2) + "\n"
     if fmt is OutputFormat.name:
         return "".join(f"{o['kind'].lower()}/{o['metadata']['name']}\n" for o in objects)
-    return yaml.safe_dump_all(objects, sort_keys=False, explicit_start=True)
+    if fmt is OutputFormat.yaml:
+        return yaml.safe_dump_all(objects, sort_keys=False, explicit_start=True)
+    raise UserInputError(f"-o {fmt.value} prints no manifests; use -o yaml, json or name")
 
 
 def install(
@@ -77,7 +81,7 @@ def install(
     The restore role is installed but not bound: see deploy/rbac/restorer.yaml.
     """
     objects = load_objects(MANIFESTS)
-    if output is not OutputFormat.table:
+    if output not in (OutputFormat.table, OutputFormat.wide):
         sys.stdout.write(render(objects, output))
         return
     with kube_client(kubeconfig, context) as kube:

@@ -37,6 +37,7 @@ COMMANDS: dict[str, Lazy] = {
     "location": Lazy("cli.location", "app", "Add, show, delete and check storage locations."),
     "sandbox": Lazy("cli.sandbox", "app", "Start, stop and inspect a local sandbox cluster."),
     "install": Lazy("cli.install", "install", "Install backupd into a cluster."),
+    "version": Lazy("cli.version", "version", "Print the client and server versions."),
 }
 
 

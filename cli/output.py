@@ -16,6 +16,8 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from backupd.errors import UserInputError
+
 # Not a terminal (a pipe, a CI log): do not wrap tables at 80 columns.
 console = Console(width=None if sys.stdout.isatty() else 200)
 err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
@@ -23,29 +25,66 @@ err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
 
 class OutputFormat(StrEnum):
     table = "table"
+    wide = "wide"
     json = "json"
     yaml = "yaml"
     name = "name"
 
 
-OutputOption = typer.Option(OutputFormat.table, "-o", "--output", help="table, json, yaml or name")
+OutputOption = typer.Option(
+    OutputFormat.table,
+    "-o",
+    "--output",
+    metavar="FORMAT",
+    help="table, wide (more columns), json, yaml or name (one name a line); "
+    "json and yaml of several objects are a kubectl List",
+    show_default=False,
+)
 
 
-def _names(data: Any) -> list[str]:
+def as_list(items: list[Any]) -> dict[str, Any]:
+    """Several objects as kubectl prints them: a v1 List."""
+    return {"apiVersion": "v1", "kind": "List", "items": items}
+
+
+def _name_of(item: Any) -> str | None:
+    if not isinstance(item, dict):
+        return None
+    meta = item.get("metadata")
+    if isinstance(meta, dict) and isinstance(meta.get("name"), str):
+        return str(meta["name"])
+    name = item.get("name")
+    return name if isinstance(name, str) else None
+
+
+def names(data: Any) -> list[str]:
+    """The object names in `data` (one object or a list of them), for -o name."""
     items = data if isinstance(data, list) else [data]
-    return [str(i["metadata"]["name"]) for i in items if isinstance(i, dict) and "metadata" in i]
+    found = [n for n in map(_name_of, items) if n is not None]
+    if items and not found:
+        raise UserInputError("-o name: this output has no object names; use -o json or -o yaml")
+    return found
 
 
-def emit(data: Any, fmt: OutputFormat, table: Callable[[], None]) -> None:
-    """Print `data` as JSON/YAML, its object names (one per line), or call `table` to
+def emit(
+    data: Any,
+    fmt: OutputFormat,
+    table: Callable[[], None],
+    wide: Callable[[], None] | None = None,
+) -> None:
+    """Print `data` as JSON/YAML (a list of objects as a kubectl List), its object
+    names (one per line), or call `table` (`wide` for -o wide, default `table`) to
     draw it for a person."""
+    shown = as_list(data) if isinstance(data, list) else data
     if fmt is OutputFormat.json:
-        sys.stdout.write(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+        sys.stdout.write(json.dumps(shown, indent=2, sort_keys=False, default=str) + "\n")
     elif fmt is OutputFormat.yaml:
-        sys.stdout.write(yaml.safe_dump(data, sort_keys=False, default_flow_style=False))
+        sys.stdout.write(yaml.safe_dump(shown, sort_keys=False, default_flow_style=False))
     elif fmt is OutputFormat.name:
-        for name in _names(data):
+        for name in names(data):
             sys.stdout.write(name + "\n")
+    elif fmt is OutputFormat.wide and wide is not None:
+        wide()
     else:
         table()
 

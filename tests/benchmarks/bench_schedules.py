@@ -65,7 +65,7 @@ def backup_get_checks(url: str, stop: threading.Event, out: dict[str, Any]) -> N
         if res.returncode != 0:
             out["failures"].append(res.stderr.strip()[:300])
         else:
-            items = json.loads(res.stdout or "[]")
+            items = json.loads(res.stdout)["items"]
             phases = {i.get("status", {}).get("phase") for i in items}
             if not phases <= {"Completed", "PartiallyFailed", "Failed"}:
                 out["failures"].append(f"uncommitted phases listed: {phases}")

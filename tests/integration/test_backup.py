@@ -275,7 +275,7 @@ def test_cli_create_get_describe_show_diff_logs_download_delete(
         backupctl("backup", "create", "second", "--include-namespaces", ns, env=env).returncode == 0
     )
 
-    listed = json.loads(backupctl("backup", "get", "-o", "json", env=env).stdout)
+    listed = json.loads(backupctl("backup", "get", "-o", "json", env=env).stdout)["items"]
     assert {b["metadata"]["name"]: b["status"]["phase"] for b in listed} == {
         "first": "Completed",
         "second": "Completed",
@@ -321,7 +321,7 @@ def test_cli_create_get_describe_show_diff_logs_download_delete(
     assert backupctl("backup", "delete", "first", "--yes", env=env).returncode == 0
     names = [
         b["metadata"]["name"]
-        for b in json.loads(backupctl("backup", "get", "-o", "json", env=env).stdout)
+        for b in json.loads(backupctl("backup", "get", "-o", "json", env=env).stdout)["items"]
     ]
     assert names == ["second"]
 

@@ -69,7 +69,8 @@ def test_create_get_describe_pause_trigger_delete(cluster: Sandbox, res: Resourc
     assert spec["retention"] == {"keepLast": 7, "keepWeekly": 4}
 
     listed = ctl(cluster, res, "get", "-o", "yaml")
-    assert isinstance(listed, list) and [s["metadata"]["name"] for s in listed] == ["nightly"]  # type: ignore[index]
+    assert isinstance(listed, dict) and listed["kind"] == "List"
+    assert [s["metadata"]["name"] for s in listed["items"]] == ["nightly"]  # type: ignore[attr-defined]
     table = ctl(cluster, res, "get")
     assert (
         "nightly" in str(table) and "Europe/Paris" in str(table) and "last=7,weekly=4" in str(table)

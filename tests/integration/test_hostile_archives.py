@@ -136,6 +136,6 @@ def test_a_real_backup_verifies_with_every_object_read(
     made = backup(cluster.kubeconfig, store, "real", namespace)
     res = backupctl("backup", "verify", "real", "--read-data", "--location", store, "-o", "json")
     assert res.returncode == 0, res.stderr
-    [verdict] = json.loads(res.stdout)
+    [verdict] = json.loads(res.stdout)["items"]
     assert verdict["verified"] and verdict["checked"][-1] == "objects"
     assert verdict["items"] == made.status.progress.items_backed_up > 10

@@ -54,7 +54,7 @@ def test_add_get_delete_keep_named_locations_in_the_config_file(
     assert added == {"name": "prod", "url": local, "access_mode": "ReadWrite", "default": True}
     ok(run(cli_env, "location", "add", "ro", "--url", local, "--access-mode", "ReadOnly"))
 
-    listed = yaml.safe_load(ok(run(cli_env, "location", "get", "-o", "yaml")))
+    listed = yaml.safe_load(ok(run(cli_env, "location", "get", "-o", "yaml")))["items"]
     assert [(e["name"], e["access_mode"], e["default"]) for e in listed] == [
         ("home", "ReadWrite", False),
         ("prod", "ReadWrite", True),
@@ -70,7 +70,8 @@ def test_add_get_delete_keep_named_locations_in_the_config_file(
     assert Path(cli_env["BACKUPD_CONFIG"]).stat().st_mode & 0o077 == 0
 
     ok(run(cli_env, "location", "delete", "home"))
-    names = [e["name"] for e in json.loads(ok(run(cli_env, "location", "get", "-o", "json")))]
+    listed = json.loads(ok(run(cli_env, "location", "get", "-o", "json")))["items"]
+    names = [e["name"] for e in listed]
     assert names == ["prod", "ro", "other"]
     assert "not found" in error_line(run(cli_env, "location", "delete", "home"))
     assert "already exists" in error_line(run(cli_env, "location", "add", "prod", "--url", local))

@@ -340,7 +340,7 @@ def test_a_forged_backup_granting_cluster_admin_is_refused_where_the_location_ha
     assert e.value.status == 404
     assert not namespace_exists(kube, target)
     listed = backupctl("backup", "get", "-o", "json", env=sealed.env)
-    assert listed.returncode == 0 and json.loads(listed.stdout) == []
+    assert listed.returncode == 0 and json.loads(listed.stdout)["items"] == []
     assert "skipping backups/forged/backup.json" in listed.stderr
 
 

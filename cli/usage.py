@@ -1,0 +1,56 @@
+"""Usage errors as one line: `error: ...`, with a "did you mean" where one is close.
+
+click prints a usage error as a usage line, a "Try --help" line and the message;
+backupctl prints the message on one line, like every other error, naming the help
+to read.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+
+from typer._click import core
+from typer._click import exceptions as clicked
+from typer.core import TyperGroup
+
+_NO_COMMAND = re.compile(r"No such command '(?P<name>.*)'\.?$")
+
+
+def close(word: str, candidates: list[str]) -> list[str]:
+    """Candidates close to `word`: spelling neighbours first, then those containing it."""
+    found = difflib.get_close_matches(word, candidates, n=3, cutoff=0.6)
+    bare = word.lstrip("-")
+    if len(bare) >= 3:
+        found += [c for c in candidates if bare in c and c not in found]
+    return found[:3]
+
+
+def _options(command: core.Command) -> list[str]:
+    return [opt for p in command.params for opt in (*p.opts, *p.secondary_opts)]
+
+
+def _suggestion(e: clicked.UsageError) -> list[str]:
+    ctx = e.ctx
+    if ctx is None:
+        return []
+    if isinstance(e, clicked.NoSuchOption):
+        known = [o for o in _options(ctx.command) if o.startswith("--")]
+        return close(e.option_name, known)
+    match = _NO_COMMAND.match(e.message)
+    if match and isinstance(ctx.command, TyperGroup):
+        return close(match["name"], ctx.command.list_commands(ctx))
+    return []
+
+
+def one_line(e: clicked.UsageError) -> str:
+    """The error as backupctl prints it (without the `error: ` prefix)."""
+    text = e.message if isinstance(e, clicked.NoSuchOption) else e.format_message()
+    text = text.replace("Value error, ", "")  # typer's wording of a bad choice
+    message = text.rstrip(".")
+    suggestions = _suggestion(e)
+    if suggestions:
+        message += f"; did you mean {' or '.join(suggestions)}?"
+    if e.ctx is not None:
+        message += f" (see: {e.ctx.command_path} --help)"
+    return " ".join(message.split())
