@@ -14,24 +14,25 @@ import yaml
 from backupd.api.backup import Backup, ClusterResources
 from backupd.api.common import Phase, parse_duration
 from backupd.api.masking import mask_secret
-from backupd.api.progress import Callbacks
 from backupd.backup import engine, stored
 from backupd.backup import verify as verifying
-from backupd.backup.inspect import diff_indexes, field_changes
+from backupd.backup.inspect import ItemFilter, resource_list
+from backupd.backup.lookup import find_item
 from backupd.cluster.identity import current_cluster
 from backupd.errors import ArchiveError, BackupdError, NotFoundError, UserInputError
 from backupd.snapshots import deletion as snapshot_deletion
 from backupd.snapshots.backup import take_all as take_volume_snapshots
 from backupd.snapshots.csi import classes as snapshot_classes
 from backupd.snapshots.plan import check_class as check_snapshot_class
-from backupd.storage import catalog, records, sealing, volumesnapshots
+from backupd.storage import catalog, records, sealing, velero, volumesnapshots
 from backupd.storage.layout import BackupKeys, validate_name
 from backupd.storage.location import Location
-from cli import backup_view, incluster
+from cli import backup_diff, backup_view, incluster
 from cli.common import ContextOption, KubeconfigOption, LocationOption, kube_client, progress_bar
 from cli.config import resolve_location
 from cli.keysettings import AllowUnsignedOption
-from cli.output import OutputFormat, OutputOption, console, emit, info, print_table, warn
+from cli.output import OutputFormat, OutputOption, emit, info, print_table, warn
+from cli.running import bar_reporter, exit_interrupted, interruptible
 from cli.selection import (
     ClusterResourcesOption,
     ExcludeNamespacesOption,
@@ -132,9 +133,14 @@ def create(
             _summarize(Backup.from_stored(data), data, ended.elapsed, ended.where, output)
         return
     loc = resolve_location(location, encryption_key=encryption_key)
+    velero.refuse_writes(loc, f"create backup {name}")
     spec.storage_location = loc.url
     started = time.monotonic()
-    with kube_client(kubeconfig, context) as kube, progress_bar(f"backup {name}") as update:
+    with (
+        kube_client(kubeconfig, context) as kube,
+        progress_bar(f"backup {name}") as update,
+        interruptible(f"backup {name}") as stop,
+    ):
         if snapshot_class and snapshot_volumes is not False:
             check_snapshot_class(snapshot_class, snapshot_classes(kube))  # before anything
         backup = engine.run(
@@ -142,8 +148,15 @@ def create(
             spec,
             kube=kube,
             location=loc,
-            report=Callbacks(on_progress=update),
+            report=bar_reporter(update),
+            cancel=stop,
             volumes=take_volume_snapshots,
+        )
+    if stop.is_set():
+        exit_interrupted(
+            f"backup {name} recorded as {backup.status.phase} "
+            f"({backup.status.failure_reason or 'finished'}) after "
+            f"{backup.status.progress.items_backed_up} items; see: backupctl backup describe {name}"
         )
     _summarize(backup, backup.to_json_dict(), time.monotonic() - started, loc.url, output)
 
@@ -259,7 +272,12 @@ def get(
 @app.command()
 def describe(
     name: str,
-    details: bool = typer.Option(False, "--details", help="counts per resource and per namespace"),
+    details: bool = typer.Option(
+        False,
+        "--details",
+        help="counts per resource and per namespace, every object (grouped by kind) "
+        "and the volume snapshots",
+    ),
     allow_unsigned: bool = AllowUnsignedOption,
     location: str = LocationOption,
     output: OutputFormat = OutputOption,
@@ -269,15 +287,20 @@ def describe(
     backup = stored.load(loc, name)
     data = backup.to_json_dict()
     volumes = volumesnapshots.load(loc, backup) if details else None
+    items = resource_list(stored.load_index(loc, backup).entries) if details else None
     if not details:
         data["status"].pop("resourceCounts", None)  # type: ignore[attr-defined]
         data["status"].pop("namespaceCounts", None)  # type: ignore[attr-defined]
-    elif volumes is not None:
-        data["volumeSnapshots"] = volumes.to_json_dict()["items"]
+    else:
+        data["resourceList"] = items
+        if volumes is not None:
+            data["volumeSnapshots"] = volumes.to_json_dict()["items"]
     emit(
         data,
         output,
-        lambda: backup_view.print_description(backup, details=details, volumes=volumes),
+        lambda: backup_view.print_description(
+            backup, details=details, volumes=volumes, items=items
+        ),
     )
 
 
@@ -285,7 +308,8 @@ def describe(
 def logs(
     name: str, allow_unsigned: bool = AllowUnsignedOption, location: str = LocationOption
 ) -> None:
-    """Print a backup's log."""
+    """Print a backup's log: what was listed, per resource and namespace, with how many
+    items; what was taken for the items' needs; warnings, errors and the outcome."""
     loc = resolve_location(location, access_mode="ReadOnly", allow_unsigned=allow_unsigned)
     backup = stored.load(loc, name)
     if backup.status.log is None:
@@ -364,18 +388,23 @@ def _delete_snapshots(loc: Location, kubeconfig: str | None, context: str | None
 def show(
     backup_name: str = typer.Argument(..., metavar="BACKUP"),
     item: str = typer.Argument(
-        ..., metavar="KIND/NAME", help="e.g. deployment/web, configmaps/cfg"
+        ...,
+        metavar="TYPE/NAME",
+        help="any kubectl spelling: cm/settings, deploy/web, configmap/settings, "
+        "deployments.apps/web",
     ),
     namespace: str = typer.Option(None, "-n", "--namespace"),
     allow_unsigned: bool = AllowUnsignedOption,
     location: str = LocationOption,
     output: OutputFormat = typer.Option(OutputFormat.yaml, "-o", "--output", help="yaml or json"),
 ) -> None:
-    """Print one object as it was in the backup (Secret values masked)."""
+    """Print one object as it was in the backup, apiVersion and kind first (Secret
+    values masked); an item not in the backup is an error naming the closest ones."""
     loc = resolve_location(location, access_mode="ReadOnly", allow_unsigned=allow_unsigned)
     with stored.opened(loc, stored.load(loc, backup_name)) as opened:
-        entry = opened.find(item, namespace)
-        obj = mask_secret(opened.reader.read(entry.path))
+        entry = find_item(opened.entries, item, namespace, backup_name)
+        read = mask_secret(opened.reader.read(entry.path))
+    obj = {"apiVersion": entry.api_version, "kind": entry.kind, **read}
     if output is OutputFormat.json:
         emit(obj, output, lambda: None)
     else:
@@ -422,48 +451,35 @@ def verify(
 @app.command()
 def diff(
     a: str = typer.Argument(..., metavar="BACKUP_A"),
-    b: str = typer.Argument(..., metavar="BACKUP_B"),
+    b: str = typer.Argument(None, metavar="[BACKUP_B]", help="(or --live)"),
+    live: bool = typer.Option(
+        False, "--live", help="compare BACKUP_A with the live cluster: what changed since"
+    ),
+    namespace: str = typer.Option(None, "--namespace", help="only this namespace's items"),
+    kind: list[str] = typer.Option(
+        None, "--kind", metavar="TYPE[,TYPE...]", help="only these types (deploy, cm, ...)"
+    ),
+    hide_owned: bool = typer.Option(
+        False,
+        "--hide-owned",
+        help="hide controller-owned churn: Pods, ReplicaSets, Endpoints, EndpointSlices, "
+        "ControllerRevisions and anything with a controller ownerReference",
+    ),
     allow_unsigned: bool = AllowUnsignedOption,
     location: str = LocationOption,
+    kubeconfig: str = KubeconfigOption,
+    context: str = ContextOption,
     output: OutputFormat = OutputOption,
 ) -> None:
-    """List items added, removed and changed from backup A to backup B, with field diffs."""
+    """List items added, removed and changed from backup A to backup B (or, with --live,
+    to the live cluster), grouped by namespace, with field diffs (Secret values masked)."""
+    if (b is None) != live:
+        raise UserInputError("give BACKUP_B or --live (not both)")
+    flt = ItemFilter.of(namespace, kind or [], hide_owned)
     loc = resolve_location(location, access_mode="ReadOnly", allow_unsigned=allow_unsigned)
-    left, right = stored.load(loc, a), stored.load(loc, b)
-    with stored.opened(loc, left) as old, stored.opened(loc, right) as new:
-        idx = diff_indexes(old.entries, new.entries)
-        changed: list[dict[str, Any]] = []
-        if idx.maybe_changed:
-            before = old.load_paths({e.path for e, _ in idx.maybe_changed})
-            after = new.load_paths({e.path for _, e in idx.maybe_changed})
-            for e_old, e_new in idx.maybe_changed:
-                changes = field_changes(before[e_old.path], after[e_new.path])
-                if changes:
-                    changed.append(
-                        {
-                            "item": stored.item_ref(e_new),
-                            "changes": [
-                                {"path": c.path, "old": c.old, "new": c.new} for c in changes
-                            ],
-                        }
-                    )
-    added = [stored.item_ref(e) for e in idx.added]
-    removed = [stored.item_ref(e) for e in idx.removed]
-    data = {"added": added, "removed": removed, "changed": changed}
-
-    def text() -> None:
-        for ref in added:
-            console.print(f"[green]+ {ref}[/]", highlight=False)
-        for ref in removed:
-            console.print(f"[red]- {ref}[/]", highlight=False)
-        for c in changed:
-            console.print(f"[yellow]~ {c['item']}[/]", highlight=False)
-            for ch in c["changes"]:
-                console.print(
-                    f"    {ch['path']}: {ch['old']!r} -> {ch['new']!r}",
-                    highlight=False,
-                    markup=False,
-                )
-        info(f"{len(added)} added, {len(removed)} removed, {len(changed)} changed")
-
-    emit(data, output, text)
+    if live:
+        with kube_client(kubeconfig, context) as kube:
+            report = backup_diff.against_live(loc, a, kube, flt)
+    else:
+        report = backup_diff.between(loc, a, b, flt)
+    emit(report.to_dict(), output, lambda: backup_diff.print_report(report))

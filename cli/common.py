@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from urllib.parse import quote
@@ -11,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from backupd.api.crds import GROUP, VERSION
 from backupd.cluster.client import KubeClient
+from backupd.errors import UserInputError
 from cli.output import err_console
 
 KubeconfigOption = typer.Option(
@@ -29,6 +31,20 @@ LocationOption = typer.Option(
     help="storage location: a name from `backupctl location get` or a URL "
     "(default: $BACKUPD_LOCATION, then the config's default location)",
 )
+
+
+YesOption = typer.Option(
+    False, "--yes", "-y", "--confirm", help="do not ask for confirmation (Velero: --confirm)"
+)
+
+
+def confirm(question: str, yes: bool) -> None:
+    """Ask `question` on a terminal; without one, refuse unless --yes was given."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise UserInputError("refusing to delete without confirmation; pass --yes")
+    typer.confirm(question, abort=True)
 
 
 def kube_client(kubeconfig: str | None, context: str | None) -> KubeClient:
@@ -53,7 +69,8 @@ def progress_bar(description: str, *, enabled: bool = True) -> Iterator[Callable
         task = bar.add_task(description, total=None)
 
         def update(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=max(total, done))
+            # total < 0: not known yet (a backup still listing); the bar shows the count
+            bar.update(task, completed=done, total=max(total, done) if total >= 0 else None)
 
         yield update
 

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import datetime
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 import typer
 
 from backupd.api.backup import ClusterResources
 from backupd.api.common import Phase, parse_duration
-from backupd.api.progress import Callbacks
+from backupd.api.drill import WorkloadReadiness
+from backupd.api.progress import Callbacks, Step
 from backupd.api.restore import ExistingResourcePolicy, ItemResult, Outcome, Restore, RestoreSpec
 from backupd.errors import BackupdError, UserInputError
 from backupd.restore import engine
@@ -21,17 +23,28 @@ from backupd.storage.catalog import default_restore_name as default_name
 from backupd.storage.catalog import unused_name
 from backupd.storage.layout import validate_name
 from backupd.storage.location import AccessMode
-from cli import backup_view, incluster
+from cli import backup_view, incluster, restore_delete
 from cli.common import ContextOption, KubeconfigOption, LocationOption, kube_client, progress_bar
 from cli.config import resolve_location
 from cli.keysettings import AllowUnsignedOption
-from cli.output import OutputFormat, OutputOption, console, emit, info, print_table, warn
+from cli.output import (
+    OutputFormat,
+    OutputOption,
+    console,
+    emit,
+    info,
+    print_table,
+    timestamp,
+    warn,
+)
+from cli.running import exit_interrupted, interruptible
 
 app = typer.Typer(
     no_args_is_help=True, help="Restore backups into a cluster; list and inspect restores."
 )
 
 _COUNT_COLUMNS = ["created", "updated", "unchanged", "differs", "skipped", "failed"]
+_DRY_RUN = "dry-run"  # the name a dry run without one runs under
 
 
 def _csv(values: list[str] | None) -> list[str]:
@@ -69,7 +82,18 @@ def _counts(restore: Restore) -> str:
     )
 
 
-def _plan_table(restore: Restore, items: list[ItemResult]) -> None:
+# how a dry run's plan says each outcome: "Plan: 12 to create, 3 unchanged, 1 differs"
+_PLAN_WORDS = {"created": "to create", "updated": "to update", "failed": "would fail"}
+
+
+def _plan_counts(restore: Restore) -> str:
+    c = restore.status.counts.model_dump()
+    return ", ".join(f"{c[k]} {_PLAN_WORDS.get(k, k)}" for k in _COUNT_COLUMNS if c[k]) or "nothing"
+
+
+def _plan_table(restore: Restore, items: list[ItemResult], *, changes_only: bool = False) -> None:
+    if changes_only:  # the rows that would change something, or cannot
+        items = [i for i in items if i.outcome is not Outcome.unchanged]
     rows = [
         [outcome_word(i.outcome, True), i.group_resource, i.namespace or "", i.name, i.reason or ""]
         for i in items
@@ -83,26 +107,60 @@ def _plan_table(restore: Restore, items: list[ItemResult]) -> None:
 
 def _summary(restore: Restore, *, diffs: bool = True) -> None:
     s = restore.status
-    console.print(
-        f"restore {restore.metadata.name} {s.phase.value} from backup {s.backup_name}: "
-        f"{_counts(restore)}",
-        highlight=False,
-    )
+    if restore.spec.dry_run:  # nothing ran: a plan, never "Completed"
+        line = f"Plan (dry run of backup {s.backup_name}): {_plan_counts(restore)}"
+    else:
+        line = (
+            f"restore {restore.metadata.name} {s.phase.value} from backup {s.backup_name}: "
+            f"{_counts(restore)}"
+        )
+    console.print(line, highlight=False)
+    if s.workloads:
+        ready = sum(w.ready for w in s.workloads)
+        console.print(f"workloads: {ready} of {len(s.workloads)} ready", highlight=False)
     issues = describe_issues("Warnings", s.warnings, diffs=diffs)
     for line in issues + describe_issues("Errors", s.errors):
         console.print(line, highlight=False, markup=False)
+
+
+class _Waiting:
+    """Restore progress to the bar; while workloads are awaited, a line on stderr each
+    time the number ready changes."""
+
+    def __init__(self, update: Callable[[int, int], None]) -> None:
+        self.update = update
+        self.waiting = False
+        self.last: tuple[int, int] | None = None
+
+    def callbacks(self) -> Callbacks:
+        return Callbacks(on_phase=self.phase, on_progress=self.progress)
+
+    def phase(self, _phase: Phase, step: Step) -> None:
+        self.waiting = step is Step.waiting
+
+    def progress(self, done: int, total: int) -> None:
+        if not self.waiting:
+            self.update(done, total)
+        elif (done, total) != self.last:
+            self.last = (done, total)
+            info(f"waiting for {total} workloads to be ready: {done} ready")
 
 
 def _fail_unless_complete(restore: Restore) -> None:
     s = restore.status
     if s.phase is Phase.completed:
         return
-    what = "dry run of restore" if restore.spec.dry_run else "restore"
-    hint = (
-        None if restore.spec.dry_run else f"see: backupctl restore describe {restore.metadata.name}"
+    reason = f": {s.failure_reason}" if s.failure_reason else ""
+    if restore.spec.dry_run:  # a plan, not a run: no phase, no name
+        raise BackupdError(
+            f"dry run of restore from backup {s.backup_name}: "
+            f"the plan has {len(s.errors)} error(s){reason}"
+        )
+    why = f" with {len(s.errors)} error(s){reason}"
+    raise BackupdError(
+        f"restore {restore.metadata.name} {s.phase.value}{why}",
+        hint=f"see: backupctl restore describe {restore.metadata.name}",
     )
-    why = f" with {len(s.errors)} error(s)" + (f": {s.failure_reason}" if s.failure_reason else "")
-    raise BackupdError(f"{what} {restore.metadata.name} {s.phase.value}{why}", hint=hint)
 
 
 @app.command()
@@ -161,8 +219,20 @@ def create(
     zone_mappings: list[str] = typer.Option(
         None, "--zone-mappings", help="EBS: SOURCE:TARGET availability zones, e.g. a:b"
     ),
+    wait_ready: bool = typer.Option(
+        False,
+        "--wait-ready",
+        help="wait until the restored workloads are ready; one that was ready in the backup "
+        "and is not makes the restore PartiallyFailed, naming why",
+    ),
+    ready_timeout: str = typer.Option(
+        None, "--ready-timeout", help="how long --wait-ready waits (default 10m; implies it)"
+    ),
     allow_unsigned: bool = AllowUnsignedOption,
     dry_run: bool = typer.Option(False, "--dry-run", help="print the plan; change nothing"),
+    changes_only: bool = typer.Option(
+        False, "--changes-only", help="with --dry-run: leave the unchanged items out of the plan"
+    ),
     any_cluster: bool = typer.Option(
         False,
         "--any-cluster",
@@ -205,6 +275,7 @@ def create(
         restore_volumes=restore_volumes,
         volume_timeout=volume_timeout,
         zone_mappings=_mappings(zone_mappings, "zone"),
+        wait_ready=(ready_timeout or "10m") if wait_ready or ready_timeout else None,
     )
     parse_duration(volume_timeout)
     if name is not None:
@@ -228,32 +299,47 @@ def create(
     loc = resolve_location(location, allow_unsigned=allow_unsigned)
     kube = kube_client(kubeconfig, context)
     try:
+        if name is None and dry_run:
+            name = _DRY_RUN  # stored nowhere and never shown: a dry run invents no name
         if name is None:
             backup = from_backup
             if backup is None:
                 source = engine.source_cluster(kube, any_cluster=any_cluster)
                 backup = engine.latest_of_schedule(loc, from_schedule, source).metadata.name
             name = unused_name(loc, default_name(backup, datetime.datetime.now(datetime.UTC)))
-        with progress_bar("restoring", enabled=output is OutputFormat.table) as update:
+        with (
+            progress_bar("restoring", enabled=output is OutputFormat.table) as update,
+            interruptible(f"restore {name}") as stop,
+        ):
             run = engine.run(
                 name,
                 spec,
                 kube=kube,
                 location=loc,
-                report=Callbacks(on_progress=update),
+                report=_Waiting(update).callbacks(),
+                cancel=stop,
                 workers=workers,
                 any_cluster=any_cluster,
             )
     except records.NoBackupChosen as e:
         raise backup_view.with_flags(e) from None
     restore = run.restore
+    if stop.is_set():
+        st = restore.status
+        exit_interrupted(
+            f"restore {name} recorded as {st.phase} ({st.failure_reason or 'finished'}): "
+            f"{_counts(restore)}; rerun to finish: it creates only what is missing"
+        )
     data: dict[str, Any] = restore.to_json_dict()
     if dry_run:
-        data = {"restore": data, "items": [i.to_json_dict() for i in run.items]}
+        if restore.metadata.name == _DRY_RUN:
+            data["metadata"].pop("name", None)
+        shown = [i for i in run.items if not changes_only or i.outcome is not Outcome.unchanged]
+        data = {"restore": data, "items": [i.to_json_dict() for i in shown]}
 
     def table() -> None:
         if dry_run:
-            _plan_table(restore, run.items)
+            _plan_table(restore, run.items, changes_only=changes_only)
         _summary(restore, diffs=not dry_run)
 
     emit(data, output, table)
@@ -269,7 +355,7 @@ def _row(r: Restore) -> list[Any]:
         s.phase.value,
         *(getattr(s.counts, k) for k in _COUNT_COLUMNS),
         len(s.warnings),
-        created.isoformat() if created else "",
+        timestamp(created),
     ]
 
 
@@ -310,10 +396,14 @@ def get(
 @app.command()
 def describe(
     name: str = typer.Argument(...),
+    details: bool = typer.Option(
+        False, "--details", help="also every item's result (created, updated, skipped ...)"
+    ),
     location: str = LocationOption,
     output: OutputFormat = OutputOption,
 ) -> None:
-    """Show a restore: outcome counts, warnings with diffs and errors by namespace."""
+    """Show a restore: outcome counts, warnings with diffs and errors by namespace
+    (with --details, every item's result)."""
     loc = resolve_location(location, access_mode=AccessMode.ReadOnly)
     restore = records.load_restore(loc, name)
     items = engine.read_results(loc, name)
@@ -327,8 +417,8 @@ def describe(
             + (f" (latest of schedule {spec.schedule_name})" if spec.schedule_name else ""),
             f"Phase:       {s.phase.value}",
             f"Target:      {s.target_server}",
-            f"Started:     {s.start_timestamp}",
-            f"Completed:   {s.completion_timestamp}",
+            f"Started:     {timestamp(s.start_timestamp)}",
+            f"Completed:   {timestamp(s.completion_timestamp)}",
             f"Items:       {len(items)} ({_counts(restore)})",
         ]
         if spec.namespace_mappings:
@@ -354,12 +444,43 @@ def describe(
         lines += describe_issues("Warnings", s.warnings) + describe_issues("Errors", s.errors)
         for line in lines:
             console.print(line, highlight=False, markup=False)
+        if s.workloads:
+            console.print()
+            print_table(
+                ["KIND", "NAMESPACE", "NAME", "READY", "REASON"],
+                [
+                    [w.kind, w.namespace or "", w.name, _readiness(w), w.reason or ""]
+                    for w in s.workloads
+                ],
+                title="Workloads",
+            )
+        if details:
+            console.print()
+            _item_table(restore, items)
 
     emit(
         {"restore": restore.to_json_dict(), "items": [i.to_json_dict() for i in items]},
         output,
         table,
     )
+
+
+def _item_table(restore: Restore, items: list[ItemResult]) -> None:
+    dry = restore.spec.dry_run
+    rows = [
+        [outcome_word(i.outcome, dry), i.group_resource, i.namespace or "", i.name, i.reason or ""]
+        for i in items
+    ]
+    print_table(["RESULT", "RESOURCE", "NAMESPACE", "NAME", "DETAIL"], rows, title="Items")
+
+
+def _readiness(w: WorkloadReadiness) -> str:
+    if w.ready:
+        return "yes"
+    return "no" if w.was_ready else "no (nor in the backup)"
+
+
+app.command("delete")(restore_delete.delete)
 
 
 @app.command()
