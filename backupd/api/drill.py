@@ -111,6 +111,9 @@ class DrillReport(Model):
     workloads: list[WorkloadReadiness] = Field(default_factory=list)
     timeline: list[TimelineEntry] = Field(default_factory=list)
     restore_counts: dict[str, int] = Field(default_factory=dict)  # outcome -> count
+    # the restore the drill ran (restores/<name>/ holds every item's result), if it ran
+    restore_name: str | None = None
+    notices: list[str] = Field(default_factory=list)  # e.g. "backup x records no source cluster"
 
     @property
     def passed(self) -> bool:
