@@ -28,6 +28,7 @@ from backupd.archive.stored import opened
 from backupd.errors import BackupdError, UserInputError
 from backupd.storage import records
 from backupd.storage.location import Location
+from backupd.storage.velero import is_velero
 
 SignatureCheck = Callable[[Location, Backup], None]
 
@@ -81,7 +82,7 @@ def verify_backup(
         if check_signature is not records_check_signatures:
             check_signature(location, backup)
             verdict.checked.append("signature")
-        if backup.status.archive is None:
+        if backup.status.archive is None and not is_velero(backup):  # Velero's: its tarball
             verdict.checked.append("nothing stored")  # a Failed backup holds no archive
             return verdict
         with opened(location, backup) as stored:  # the stored index, loaded and checked
