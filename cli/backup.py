@@ -18,12 +18,12 @@ from backupd.backup import engine, stored
 from backupd.backup import verify as verifying
 from backupd.backup.inspect import ItemFilter, resource_list
 from backupd.backup.lookup import find_item
-from backupd.cluster.identity import current_cluster
+from backupd.cluster import identity
 from backupd.errors import ArchiveError, BackupdError, NotFoundError, UserInputError
+from backupd.snapshots import backup as volume_snapshots
+from backupd.snapshots import csi as snapshot_csi
 from backupd.snapshots import deletion as snapshot_deletion
-from backupd.snapshots.backup import take_all as take_volume_snapshots
-from backupd.snapshots.csi import classes as snapshot_classes
-from backupd.snapshots.plan import check_class as check_snapshot_class
+from backupd.snapshots import plan as snapshot_plan
 from backupd.storage import catalog, records, sealing, velero, volumesnapshots
 from backupd.storage.layout import BackupKeys, validate_name
 from backupd.storage.location import Location
@@ -142,7 +142,7 @@ def create(
         interruptible(f"backup {name}") as stop,
     ):
         if snapshot_class and snapshot_volumes is not False:
-            check_snapshot_class(snapshot_class, snapshot_classes(kube))  # before anything
+            snapshot_plan.check_class(snapshot_class, snapshot_csi.classes(kube))  # first
         backup = engine.run(
             name,
             spec,
@@ -150,7 +150,7 @@ def create(
             location=loc,
             report=bar_reporter(update),
             cancel=stop,
-            volumes=take_volume_snapshots,
+            volumes=volume_snapshots.take_all,
         )
     if stop.is_set():
         exit_interrupted(
@@ -192,7 +192,7 @@ def _source_cluster(
         return records.named_cluster(cluster)
     try:
         with kube_client(kubeconfig, context) as kube:
-            here = current_cluster(kube)
+            here = identity.current_cluster(kube)
     except BackupdError as e:
         info(
             f"note: no cluster to match backups to ({e}); "
@@ -333,6 +333,12 @@ def download(
     suffix = Path(BackupKeys(name).archive(backup.spec.compression)).name.split(".", 1)[1]
     dest = directory / f"{name}.{suffix}"
     directory.mkdir(parents=True, exist_ok=True)
+    if velero.is_velero(backup):  # Velero's tarball as stored: no digest, no signature
+        key = velero.VeleroKeys(name).contents
+        size = sealing.save(lambda: loc.get(key), dest, force=force)
+        info(f"downloaded {size} bytes of a Velero backup (unsigned: nothing to verify)")
+        typer.echo(str(dest))
+        return
     size = sealing.download_to(loc, backup, "archive", dest, force=force)
     sealed = ", decrypted" if backup.status.encryption else ""
     signed = ", signature verified" if backup.signature and loc.keyring.trusted else ""
