@@ -6,16 +6,44 @@ import datetime
 from urllib.parse import urlsplit
 
 from rich.markup import escape
+from rich.text import Text
 
 from backupd.api.backup import Backup, ClusterInfo
+from backupd.api.common import Phase
 from backupd.api.snapshots import VolumeSnapshots
 from backupd.errors import NotFoundError
 from backupd.storage.records import NoBackupChosen
 from cli.output import console, print_table
+from cli.output import timestamp as _ts
+
+PHASE_STYLES = {
+    Phase.completed: "green",
+    Phase.partially_failed: "yellow",
+    Phase.in_progress: "yellow",
+    Phase.failed: "red",
+}
 
 
-def _ts(value: datetime.datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M:%S") if value else ""
+def phase_text(phase: Phase) -> Text:
+    """A phase, coloured as Velero users expect (green Completed, yellow PartiallyFailed
+    and InProgress, red Failed); rich prints the colour only on a terminal."""
+    return Text(str(phase), style=PHASE_STYLES.get(phase, ""))
+
+
+def relative(until: datetime.datetime | None, now: datetime.datetime) -> str:
+    """How long from `now` until `until`, as kubectl prints ages: `29d`, `5h`, `12m`,
+    `40s`; `expired` once it has passed (a naive time is UTC)."""
+    if until is None:
+        return ""
+    if until.tzinfo is None:
+        until = until.replace(tzinfo=datetime.UTC)
+    seconds = int((until - now).total_seconds())
+    if seconds <= 0:
+        return "expired"
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
 
 
 def human_size(n: int) -> str:
@@ -37,6 +65,7 @@ COLUMNS = [
     "ITEMS",
     "SIZE",
     "SCOPE",
+    "LOCATION",
     "CLUSTER",
 ]
 
@@ -62,27 +91,37 @@ def with_flags(e: NoBackupChosen) -> NotFoundError:
     return NotFoundError(e.message, hint="; ".join(hints) or None)
 
 
-def row(b: Backup) -> list[str]:
+def row(b: Backup, now: datetime.datetime | None = None) -> list[str | Text]:
+    """A `backup get` row: STATUS coloured, EXPIRES relative to `now` (default: now)."""
     st = b.status
     return [
         b.metadata.name,
-        str(st.phase),
+        phase_text(st.phase),
         str(len(st.errors)),
         str(len(st.warnings)),
         _ts(b.metadata.creation_timestamp),
-        _ts(st.expiration),
+        relative(st.expiration, now or datetime.datetime.now(datetime.UTC)),
         str(st.progress.items_backed_up),
         human_size(st.archive.size) if st.archive else "-",
         b.spec.scope(),
+        b.spec.storage_location or "-",
         cluster(st.cluster),
     ]
 
 
-def print_description(b: Backup, *, details: bool, volumes: VolumeSnapshots | None = None) -> None:
+def print_description(
+    b: Backup,
+    *,
+    details: bool,
+    volumes: VolumeSnapshots | None = None,
+    items: dict[str, list[str]] | None = None,
+) -> None:
+    """The describe page; with `details`, counts, then `items` (every object, grouped
+    by apiVersion/Kind, from backupd.backup.inspect.resource_list) and volumes."""
     st, spec = b.status, b.spec
     p = console.print
     p(f"[bold]Name:[/]         {b.metadata.name}", highlight=False)
-    p(f"[bold]Phase:[/]        {st.phase}", highlight=False)
+    p(Text.assemble(("Phase:", "bold"), "        ", phase_text(st.phase)), highlight=False)
     if st.failure_reason:
         p(f"[bold]Failure:[/]      {st.failure_reason}", highlight=False, markup=False)
     p(
@@ -101,7 +140,9 @@ def print_description(b: Backup, *, details: bool, volumes: VolumeSnapshots | No
     p(f"[bold]Location:[/]     {spec.storage_location or ''}", highlight=False)
     p(f"[bold]Started:[/]      {_ts(st.start_timestamp)}", highlight=False)
     p(f"[bold]Completed:[/]    {_ts(st.completion_timestamp)}", highlight=False)
-    p(f"[bold]Expires:[/]      {_ts(st.expiration)} (ttl {spec.ttl})", highlight=False)
+    left = relative(st.expiration, datetime.datetime.now(datetime.UTC))
+    left = "" if not left else "expired, " if left == "expired" else f"in {left}, "
+    p(f"[bold]Expires:[/]      {_ts(st.expiration)} ({left}ttl {spec.ttl})", highlight=False)
     p(
         f"[bold]Cluster:[/]      {st.cluster.describe()} (version {st.cluster.version or '?'})",
         highlight=False,
@@ -127,8 +168,19 @@ def print_description(b: Backup, *, details: bool, volumes: VolumeSnapshots | No
         print_table(
             ["NAMESPACE", "ITEMS"], sorted(st.namespace_counts.items()), title="Per namespace"
         )
+        if items is not None:
+            print_items(items)
         if volumes is not None:
             print_volumes(volumes)
+
+
+def print_items(items: dict[str, list[str]]) -> None:
+    """Every object of the backup, as Velero's `describe --details` lists them."""
+    console.print("[bold]Resource List:[/]", highlight=False)
+    for kind, names in items.items():
+        console.print(f"  {kind}:", highlight=False, markup=False)
+        for name in names:
+            console.print(f"    - {name}", highlight=False, markup=False)
 
 
 def print_volumes(volumes: VolumeSnapshots) -> None:
