@@ -28,7 +28,16 @@ from backupd.storage import catalog, records, sealing, velero, volumesnapshots
 from backupd.storage.layout import BackupKeys, validate_name
 from backupd.storage.location import Location
 from cli import backup_diff, backup_view, incluster
-from cli.common import ContextOption, KubeconfigOption, LocationOption, kube_client, progress_bar
+from cli.common import (
+    BackupArgument,
+    ContextOption,
+    KubeconfigOption,
+    LocationOption,
+    YesOption,
+    kube_client,
+    progress_bar,
+)
+from cli.completion import backup_names
 from cli.config import resolve_location
 from cli.keysettings import AllowUnsignedOption
 from cli.output import OutputFormat, OutputOption, emit, info, print_table, warn
@@ -98,7 +107,23 @@ def create(
     output: OutputFormat = OutputOption,
 ) -> None:
     """Back up the selected namespaces now (with --in-cluster: through the backupd
-    controller; --location then names one of its StorageLocations)."""
+    controller; --location then names one of its StorageLocations).
+
+    Leaving out --include-namespaces (-n) backs up the whole cluster: every namespace,
+    and the cluster-scoped objects they use (--include-cluster-resources). Volume data
+    is kept as snapshots of the PersistentVolumeClaims' volumes: CSI VolumeSnapshots
+    (when a VolumeSnapshotClass serves the volume's driver) or EBS snapshots; a volume
+    that can be snapshotted neither way is reported as a warning, and --no-snapshot-volumes
+    takes none. The data stays in the snapshots, not in the archive.
+
+    Examples:
+
+        backupctl backup create shop-now -n shop
+
+        backupctl backup create web-only -n shop -l app=web --ttl 72h
+
+        backupctl backup create everything --location prod
+    """
     if compression not in ("gzip", "zstd"):
         raise UserInputError(f"unknown compression {compression!r}; use gzip or zstd")
     validate_name(name)
@@ -215,7 +240,9 @@ def _latest(backups: list[Backup], wanted: records.Wanted, where: str) -> Backup
 
 @app.command("get")
 def get(
-    names: list[str] = typer.Argument(None, help="backups to show (default: all)"),
+    names: list[str] = typer.Argument(
+        None, metavar="NAME", help="backups to show (default: all)", autocompletion=backup_names
+    ),
     latest: bool = typer.Option(
         False,
         "--latest",
@@ -271,7 +298,7 @@ def get(
 
 @app.command()
 def describe(
-    name: str,
+    name: str = BackupArgument,
     details: bool = typer.Option(
         False,
         "--details",
@@ -306,7 +333,9 @@ def describe(
 
 @app.command()
 def logs(
-    name: str, allow_unsigned: bool = AllowUnsignedOption, location: str = LocationOption
+    name: str = BackupArgument,
+    allow_unsigned: bool = AllowUnsignedOption,
+    location: str = LocationOption,
 ) -> None:
     """Print a backup's log: what was listed, per resource and namespace, with how many
     items; what was taken for the items' needs; warnings, errors and the outcome."""
@@ -320,7 +349,7 @@ def logs(
 
 @app.command()
 def download(
-    name: str,
+    name: str = BackupArgument,
     directory: Path = typer.Option(Path("."), "-d", "--directory", help="where to put the archive"),
     force: bool = typer.Option(False, "--force", help="replace an existing file"),
     allow_unsigned: bool = AllowUnsignedOption,
@@ -348,8 +377,8 @@ def download(
 
 @app.command()
 def delete(
-    name: str,
-    yes: bool = typer.Option(False, "--yes", "-y", help="do not ask for confirmation"),
+    name: str = BackupArgument,
+    yes: bool = YesOption,
     location: str = LocationOption,
     kubeconfig: str = KubeconfigOption,
     context: str = ContextOption,
@@ -392,14 +421,18 @@ def _delete_snapshots(loc: Location, kubeconfig: str | None, context: str | None
 
 @app.command()
 def show(
-    backup_name: str = typer.Argument(..., metavar="BACKUP"),
+    backup_name: str = typer.Argument(
+        ..., metavar="BACKUP", help="the backup's name", autocompletion=backup_names
+    ),
     item: str = typer.Argument(
         ...,
         metavar="TYPE/NAME",
         help="any kubectl spelling: cm/settings, deploy/web, configmap/settings, "
         "deployments.apps/web",
     ),
-    namespace: str = typer.Option(None, "-n", "--namespace"),
+    namespace: str = typer.Option(
+        None, "-n", "--namespace", help="the object's namespace (namespaced objects)"
+    ),
     allow_unsigned: bool = AllowUnsignedOption,
     location: str = LocationOption,
     output: OutputFormat = typer.Option(OutputFormat.yaml, "-o", "--output", help="yaml or json"),
@@ -419,7 +452,9 @@ def show(
 
 @app.command()
 def verify(
-    names: list[str] = typer.Argument(None, metavar="[NAME]...", help="backups to verify"),
+    names: list[str] = typer.Argument(
+        None, metavar="NAME", help="backups to verify", autocompletion=backup_names
+    ),
     all_backups: bool = typer.Option(False, "--all", help="verify every backup in the location"),
     read_data: bool = typer.Option(
         False, "--read-data", help="also decompress and parse every object"
@@ -456,8 +491,12 @@ def verify(
 
 @app.command()
 def diff(
-    a: str = typer.Argument(..., metavar="BACKUP_A"),
-    b: str = typer.Argument(None, metavar="[BACKUP_B]", help="(or --live)"),
+    a: str = typer.Argument(
+        ..., metavar="BACKUP_A", help="the older backup", autocompletion=backup_names
+    ),
+    b: str = typer.Argument(
+        None, metavar="BACKUP_B", help="the newer backup (or --live)", autocompletion=backup_names
+    ),
     live: bool = typer.Option(
         False, "--live", help="compare BACKUP_A with the live cluster: what changed since"
     ),

@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from backupd.api.crds import GROUP, VERSION
 from backupd.cluster.client import KubeClient
 from backupd.errors import UserInputError
+from cli import completion
 from cli.output import err_console
 
 KubeconfigOption = typer.Option(
@@ -22,7 +23,13 @@ KubeconfigOption = typer.Option(
     help="kubeconfig file(s) of the cluster, ':'-separated and merged as kubectl does "
     "(default: $KUBECONFIG, then ~/.kube/config)",
 )
-ContextOption = typer.Option(None, "--context", help="kubeconfig context to use")
+ContextOption = typer.Option(
+    None,
+    "--context",
+    metavar="CONTEXT",
+    help="kubeconfig context to use (default: its current-context)",
+    autocompletion=completion.contexts,
+)
 LocationOption = typer.Option(
     None,
     "--location",
@@ -30,6 +37,13 @@ LocationOption = typer.Option(
     metavar="NAME|URL",
     help="storage location: a name from `backupctl location get` or a URL "
     "(default: $BACKUPD_LOCATION, then the config's default location)",
+    autocompletion=completion.location_names,
+)
+BackupArgument = typer.Argument(
+    ..., metavar="NAME", help="the backup's name", autocompletion=completion.backup_names
+)
+RestoreArgument = typer.Argument(
+    ..., metavar="NAME", help="the restore's name", autocompletion=completion.restore_names
 )
 
 

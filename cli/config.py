@@ -109,6 +109,13 @@ class CliConfig:
                 other.default = False
         self.locations[entry.name] = entry
 
+    def set_default(self, name: str) -> LocationEntry:
+        """Make `name` the default location (the only one)."""
+        entry = self.get(name)
+        for other in self.locations.values():
+            other.default = other is entry
+        return entry
+
     def remove(self, name: str) -> LocationEntry:
         entry = self.get(name)
         del self.locations[name]

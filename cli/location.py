@@ -97,6 +97,24 @@ def get(
     emit(entries, output, table)
 
 
+@app.command("set-default")
+def set_default(
+    name: str = typer.Argument(..., help="the location commands use when none is given"),
+    output: OutputFormat = OutputOption,
+) -> None:
+    """Make a configured location the default one ($BACKUPD_LOCATION and --location
+    still override it).
+
+    Examples:
+
+        backupctl location set-default prod
+    """
+    with editing() as config:
+        entry = config.set_default(name)
+    shown = entry.shown()
+    emit(shown, output, lambda: info(f"location {name!r} is the default ({shown['url']})"))
+
+
 @app.command()
 def delete(name: str = typer.Argument(...), output: OutputFormat = OutputOption) -> None:
     """Forget a named location (its bucket and backups are not touched)."""

@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import typer
 
+from backupd.errors import SandboxError, UserInputError
 from backupd.sandbox import binaries
 from backupd.sandbox.cluster import Sandbox, SandboxState, stop_detached
 from backupd.sandbox.processes import pid_alive
@@ -35,8 +37,6 @@ def build(
     wanted = tuple(components) if components else tuple(binaries.COMPONENTS)
     for c in wanted:
         if c not in binaries.COMPONENTS:
-            from backupd.errors import UserInputError
-
             raise UserInputError(
                 f"unknown component {c!r}; choose from {', '.join(binaries.COMPONENTS)}"
             )
@@ -91,6 +91,49 @@ def down(name: str = NameOption) -> None:
     """Stop a sandbox started with `sandbox up`."""
     state = stop_detached(sandbox_dir(name))
     info(f"sandbox {name!r} stopped; its files stay in {state.directory}")
+
+
+def _described(directory: Path) -> dict[str, Any] | None:
+    """A sandbox directory as `sandbox list` shows it; None if it holds no sandbox."""
+    try:
+        state = SandboxState.load(directory)
+    except (SandboxError, OSError, ValueError, TypeError):
+        return None
+    alive = [pid_alive(pid) for pid in state.pids.values()]
+    running = bool(alive) and all(alive)
+    return {
+        "name": state.name,
+        "state": "running" if running else ("degraded" if any(alive) else "stopped"),
+        "server": state.server,
+        "kubeconfig": state.kubeconfig,
+        "csi": bool(state.csi_data_dir),
+    }
+
+
+@app.command("list")
+def list_(output: OutputFormat = OutputOption) -> None:
+    """List the sandboxes started with `sandbox up` (running or stopped).
+
+    Examples:
+
+        backupctl sandbox list
+
+        backupctl sandbox list -o json
+    """
+    root = sandbox_dir("default").parent
+    found = [] if not root.is_dir() else sorted(root.iterdir())
+    rows = [d for d in (_described(p) for p in found if p.is_dir()) if d is not None]
+
+    def table() -> None:
+        if not rows:
+            info(f"no sandboxes in {root}; start one: backupctl sandbox up")
+            return
+        print_table(
+            ["NAME", "STATE", "SERVER", "KUBECONFIG"],
+            [[r["name"], r["state"], r["server"], r["kubeconfig"]] for r in rows],
+        )
+
+    emit(rows, output, table)
 
 
 @app.command()

@@ -11,12 +11,14 @@ import typer
 
 from backupd.api.backup import BackupSpec, ClusterResources
 from backupd.backup.selection import split_csv
+from cli import completion
 
 IncludeNamespacesOption = typer.Option(
     ["*"],
     "--include-namespaces",
     "-n",
     metavar="NAMESPACE[,NAMESPACE...]",
+    autocompletion=completion.namespaces,
     help="namespaces to back up; comma list or repeated, wildcards ok "
     "(default: every namespace, i.e. the whole cluster)",
     show_default=False,
@@ -26,6 +28,7 @@ ExcludeNamespacesOption = typer.Option(
     "--exclude-namespaces",
     metavar="NAMESPACE[,NAMESPACE...]",
     help="namespaces to leave out; comma list or repeated, wildcards ok",
+    autocompletion=completion.namespaces,
     show_default=False,
 )
 IncludeResourcesOption = typer.Option(

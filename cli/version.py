@@ -1,6 +1,7 @@
 """`backupctl version`: the client's version, and the server's when the cluster runs
 the backupd controller (read from its Deployment: the app.kubernetes.io/version label,
-else its image's tag). "not installed" when there is no such Deployment.
+else its image's tag). "not installed" when there is no such Deployment, "unknown"
+when the cluster cannot be asked.
 
     backupctl version
     backupctl version --client -o json
@@ -62,12 +63,10 @@ def server_version(kubeconfig: str | None, context: str | None, namespace: str) 
         with kube_client(kubeconfig, context) as kube:
             found = kube.request("GET", path, timeout=TIMEOUT)
     except ClusterNotFound:
-        return {
-            "installed": False,
-            "reason": f"no deployment {DEPLOYMENT} in namespace {namespace}",
-        }
+        why = f"no deployment {DEPLOYMENT} in namespace {namespace}"
+        return {"installed": False, "state": "not installed", "reason": why}
     except BackupdError as e:
-        return {"installed": False, "reason": f"cannot ask the cluster: {e}"}
+        return {"installed": False, "state": "unknown", "reason": f"cannot ask the cluster: {e}"}
     return {"installed": True, **from_deployment(found)}
 
 
@@ -80,7 +79,7 @@ def _print(data: dict[str, Any]) -> None:
             f"namespace {server['namespace']}, {server['ready']} ready)"
         )
     elif server is not None:
-        lines.append(f"Server Version: not installed ({server['reason']})")
+        lines.append(f"Server Version: {server['state']} ({server['reason']})")
     console.print("\n".join(lines), highlight=False, markup=False)
 
 
