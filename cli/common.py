@@ -10,8 +10,8 @@ from urllib.parse import quote
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from backupd.api.crds import GROUP, VERSION
-from backupd.cluster.client import KubeClient
+from backupd.api import GROUP, VERSION
+from backupd.cluster import client as kube_api
 from backupd.errors import UserInputError
 from cli import completion
 from cli.output import err_console
@@ -61,9 +61,9 @@ def confirm(question: str, yes: bool) -> None:
     typer.confirm(question, abort=True)
 
 
-def kube_client(kubeconfig: str | None, context: str | None) -> KubeClient:
+def kube_client(kubeconfig: str | None, context: str | None) -> kube_api.KubeClient:
     """A client for the kubeconfig (several files merged) and context given."""
-    return KubeClient.from_kubeconfig(kubeconfig, context=context)
+    return kube_api.KubeClient.from_kubeconfig(kubeconfig, context=context)
 
 
 @contextmanager
@@ -92,7 +92,7 @@ def progress_bar(description: str, *, enabled: bool = True) -> Iterator[Callable
 class Namespaced:
     """backupd's resources in one namespace of the cluster (the controller's)."""
 
-    def __init__(self, kube: KubeClient, namespace: str) -> None:
+    def __init__(self, kube: kube_api.KubeClient, namespace: str) -> None:
         self.kube = kube
         self.namespace = namespace
 

@@ -13,19 +13,21 @@ import datetime
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
+from backupd.api import GROUP, VERSION
 from backupd.api.backup import LOCATION_LABEL, BackupSpec
 from backupd.api.common import Model, Phase
-from backupd.api.crds import GROUP, VERSION
 from backupd.api.restore import RestoreSpec
-from backupd.cluster.client import JSON
 from backupd.errors import BackupdError, ClusterConflict, ClusterNotFound, UserInputError
 from backupd.storage.catalog import default_restore_name
 from cli.common import Namespaced, kube_client, progress_bar
 from cli.output import OutputFormat, emit, info
+
+if TYPE_CHECKING:
+    from backupd.cluster.client import JSON  # annotations only (fast start)
 
 FINAL = frozenset(p.value for p in Phase if p.final)
 POLL = 0.5  # seconds between two reads of the resource

@@ -19,7 +19,7 @@ from typing import Any
 
 import typer
 
-from backupd.cluster.client import KubeClient
+from backupd.cluster import client as kube_api
 from backupd.errors import UserInputError
 from backupd.trust.keys import (
     ENCRYPTION_DATA_KEY,
@@ -40,7 +40,7 @@ def secret_fetcher() -> SecretFetcher:
     """Reads a Secret through the current kubeconfig (only when a reference needs it)."""
 
     def fetch(namespace: str, name: str) -> Mapping[str, bytes]:
-        with KubeClient.from_kubeconfig(None) as kube:
+        with kube_api.KubeClient.from_kubeconfig(None) as kube:
             secret = kube.get(f"/api/v1/namespaces/{namespace}/secrets/{name}")
         data = secret.get("data") or {}
         return {k: base64.b64decode(v) for k, v in data.items() if isinstance(v, str)}

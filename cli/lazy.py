@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +27,45 @@ class Lazy:
     module: str
     attribute: str  # a typer.Typer (a group) or a function (one command)
     help: str
+
+
+# Modules a command module imports at its top but only some of its commands use: they are
+# registered as lazy (importlib.util.LazyLoader) before any command module is imported, so
+# `from backupd.backup import engine` binds a module that executes on first attribute use.
+# Only whole modules can be lazy: `from M import name` reads M at once.
+HEAVY = (
+    "backupd.backup.engine",
+    "backupd.backup.verify",
+    "backupd.restore.engine",
+    "backupd.snapshots.backup",
+    "backupd.snapshots.csi",
+    "backupd.snapshots.deletion",
+    "backupd.snapshots.plan",
+    "backupd.cluster.identity",
+    "backupd.cluster.client",
+    "cli.backup_diff",
+)
+
+
+def lazy_module(name: str) -> None:
+    """Register `name` in sys.modules as a module that runs on first attribute access."""
+    if name in sys.modules:
+        return
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.loader is None:
+        return
+    loader = importlib.util.LazyLoader(spec.loader)
+    spec.loader = loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    loader.exec_module(module)
+    parent, _, child = name.rpartition(".")
+    setattr(importlib.import_module(parent), child, module)  # `from parent import child`
+
+
+def defer_heavy_modules() -> None:
+    for name in HEAVY:
+        lazy_module(name)
 
 
 # In the order the root help lists them: the daily work first, the plumbing last.
@@ -48,6 +88,7 @@ def _present(name: str) -> bool:
 
 def load(name: str) -> click.Command:
     entry = COMMANDS[name]
+    defer_heavy_modules()
     target: Any = getattr(importlib.import_module(entry.module), entry.attribute)
     if isinstance(target, typer.Typer):
         command = typer.main.get_command(target)

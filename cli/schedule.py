@@ -13,17 +13,16 @@ a scheduled run is.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from pydantic import ValidationError
 
+from backupd.api import GROUP, VERSION
 from backupd.api.backup import SCHEDULE_LABEL, BackupSpec, ClusterResources
 from backupd.api.common import now, parse_duration
-from backupd.api.crds import GROUP, VERSION
 from backupd.api.schedule import Retention, ScheduleSpec
 from backupd.backup import cron
-from backupd.cluster.client import JSON
 from backupd.errors import ClusterConflict, ClusterNotFound, NotFoundError, UserInputError
 from backupd.storage.layout import validate_name
 from cli.common import ContextOption, KubeconfigOption, Namespaced, kube_client
@@ -37,6 +36,9 @@ from cli.selection import (
     SelectorOption,
     backup_spec,
 )
+
+if TYPE_CHECKING:
+    from backupd.cluster.client import JSON  # annotations only (fast start)
 
 app = typer.Typer(no_args_is_help=True, help="Schedules of backups, run by the backupd controller.")
 NamespaceOption = typer.Option(

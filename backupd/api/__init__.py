@@ -5,3 +5,4 @@ Pure data, no I/O. The same shapes are stored as JSON in object storage
 """
 
 API_VERSION = "backupd.io/v1alpha1"
+GROUP, VERSION = API_VERSION.split("/")

@@ -18,13 +18,13 @@ from typing import Any
 import yaml
 from pydantic import BaseModel
 
-from backupd.api import API_VERSION
+from backupd.api import GROUP, VERSION
 from backupd.api.backup import Backup
+from backupd.api.drillschedule import DrillSchedule
 from backupd.api.location import StorageLocation
 from backupd.api.restore import Restore
 from backupd.api.schedule import Schedule
 
-GROUP, VERSION = API_VERSION.split("/")
 _DROP = frozenset({"title", "default", "additionalProperties", "$defs", "examples"})
 
 
@@ -94,6 +94,20 @@ KINDS = (
             Column("Schedule", "string", ".spec.schedule"),
             Column("Paused", "boolean", ".spec.paused"),
             Column("Last Backup", "date", ".status.lastBackupTime"),
+            _AGE,
+        ),
+    ),
+    Kind(
+        DrillSchedule,
+        "drillschedules",
+        ("drs",),
+        (
+            _PHASE,
+            Column("Schedule", "string", ".spec.schedule"),
+            Column("Verdict", "string", ".status.lastVerdict"),
+            Column("RTO", "number", ".status.lastRtoSeconds"),
+            Column("Last Drill", "date", ".status.lastDrillTime"),
+            Column("Backup", "string", ".status.lastBackup", priority=1),
             _AGE,
         ),
     ),

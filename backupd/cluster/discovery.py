@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from backupd.cluster.client import JSON, KubeClient
 from backupd.errors import ClusterError
 from backupd.kinds.naming import resource_dir
 from backupd.kinds.spellings import TypeName
+
+if TYPE_CHECKING:  # annotations only: ApiResource is needed by commands that never connect
+    from backupd.cluster.client import JSON, KubeClient
 
 
 @dataclass(frozen=True)
