@@ -31,6 +31,14 @@ def most_telling(lines: Sequence[str]) -> str:
     return lines[-1]
 
 
+def gist(line: str) -> str:
+    """What an event line says, without who said it and a controller's preamble:
+    `ReplicaSet/x: FailedCreate: Error creating: pods "x-" is forbidden: ...` ->
+    `pods "x-" is forbidden: ...` (what a condition of the workload repeats)."""
+    message = line.split(": ", 2)[-1]
+    return message.removeprefix("Error creating: ")
+
+
 def _uid(obj: Mapping[str, Any] | None) -> str:
     return str(((obj or {}).get("metadata") or {}).get("uid") or "")
 

@@ -274,7 +274,7 @@ def _result(s: _State, said: list[str]) -> WorkloadReadiness:
     reason = None if s.verdict.ready else (s.verdict.reason or "not ready")
     if reason is not None and said:
         telling = events.most_telling(said)
-        if telling.split(": ", 1)[-1] not in reason:
+        if events.gist(telling) not in reason:
             reason = f"{reason}; {telling}"
     return WorkloadReadiness(
         kind=r.kind,
