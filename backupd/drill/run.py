@@ -225,16 +225,16 @@ def run(
         )
     backup = choose_backup(location, spec)
     started = now()
+    out = _Outcome(notices=targets.check(spec, backup, kube=kube, i_know=i_know))
     timeline = _Timeline(on_entry)
     timeline.add("start", f"drill {name} of backup {backup.metadata.name}")
-    out = _Outcome()
     begun = time.monotonic()
     _verify(location, backup, out)
     out.took.verify = time.monotonic() - begun
     timeline.add("verify", out.verify_message or "")
     if out.verified:
         _drill(name, spec, backup, out, timeline, kube=kube, location=location,
-               report=report, cancel=cancel, i_know=i_know)  # fmt: skip
+               report=report, cancel=cancel)  # fmt: skip
     return _finish(name, spec, backup, started, out, timeline, location)
 
 
@@ -249,22 +249,13 @@ def _drill(
     location: Location,
     report: Reporter,
     cancel: Cancel,
-    i_know: bool,
 ) -> None:
     ephemeral = spec.target is DrillTargetKind.ephemeral
 
     def starting(directory: Path) -> None:
         timeline.add("cluster", f"starting an ephemeral cluster in {directory}")
 
-    with targets.into(
-        spec,
-        backup,
-        kube=kube,
-        i_know=i_know,
-        cancel=cancel,
-        notice=out.notices.append,
-        on_directory=starting,
-    ) as target:
+    with targets.into(spec, backup, kube=kube, cancel=cancel, on_directory=starting) as target:
         out.took.cluster = target.started_seconds
         out.target_server = target.kube.host
         timeline.add("cluster", f"restoring into {target.cluster.describe()}")

@@ -1,9 +1,10 @@
 """Where a drill restores: a throw-away ephemeral cluster, or a given cluster that must
 not be the one the backup came from.
 
-    into(spec, backup, kube=..., i_know=..., cancel=...)   a context manager: the Target
-                                                          (a client, the server, the
-                                                          seconds its start-up took)
+    check(spec, backup, kube=..., i_know=...)   first: refuse the source cluster
+    into(spec, backup, kube=..., cancel=...)     a context manager: the Target (a client,
+                                                 its identity, the seconds its start-up
+                                                 took), torn down on the way out
 
 A drill restores everything and creates what it likes, so restoring into the backup's
 own source cluster (same kube-system UID; same server URL for old records) is refused
@@ -61,13 +62,11 @@ def into(
     kube: KubeClient | None = None,
     i_know: bool = False,
     cancel: Cancel | None = None,
-    notice: Callable[[str], None] = lambda _m: None,
     on_directory: Callable[[Path], None] | None = None,
 ) -> Iterator[Target]:
     """The target of `spec`: a new ephemeral cluster (torn down on the way out, see
     backupd.drill.ephemeral; `on_directory` hears its directory before it starts), or
-    the cluster `kube` (else `spec.kubeconfig`) talks to (`notice` hears what to say
-    about it)."""
+    the cluster `kube` (else `spec.kubeconfig`) talks to, once `check` allowed it."""
     if spec.target is DrillTargetKind.ephemeral:
         begun = time.monotonic()
         with ephemeral_cluster(cancel=cancel, on_directory=on_directory) as cluster:
@@ -79,18 +78,26 @@ def into(
             )
         return
     if kube is not None:
-        yield _checked(kube, backup, i_know, notice)
+        yield Target(kube, current_cluster(kube))
         return
+    with _client(spec) as own:
+        yield Target(own, current_cluster(own))
+
+
+def _client(spec: DrillSpec) -> KubeClient:
     if spec.kubeconfig is None:
         raise UserInputError("a drill into a given cluster needs --kubeconfig (or --ephemeral)")
-    with KubeClient.from_kubeconfig(spec.kubeconfig, context=spec.context) as own:
-        yield _checked(own, backup, i_know, notice)
+    return KubeClient.from_kubeconfig(spec.kubeconfig, context=spec.context)
 
 
-def _checked(
-    kube: KubeClient, backup: Backup, i_know: bool, notice: Callable[[str], None]
-) -> Target:
-    cluster = current_cluster(kube)
-    for line in refuse_source(backup, cluster, i_know=i_know):
-        notice(line)
-    return Target(kube, cluster)
+def check(
+    spec: DrillSpec, backup: Backup, *, kube: KubeClient | None = None, i_know: bool = False
+) -> list[str]:
+    """Before anything else: refuse a given target that is the backup's source cluster
+    (UserInputError, unless `i_know`); the notices to keep. An ephemeral one is new."""
+    if spec.target is DrillTargetKind.ephemeral:
+        return []
+    if kube is not None:
+        return refuse_source(backup, current_cluster(kube), i_know=i_know)
+    with _client(spec) as own:
+        return refuse_source(backup, current_cluster(own), i_know=i_know)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -16,9 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 from kubernetes import client
 
-from backupd.api.backup import BackupSpec
+from backupd.api.backup import SCHEDULE_LABEL, BackupSpec
 from backupd.api.drill import DrillReport, DrillTargetKind, DrillVerdict
 from backupd.backup import engine as backup_engine
 from backupd.cluster.client import KubeClient
@@ -53,9 +55,13 @@ def available(api: client.ApiClient, ns: str, name: str, replicas: int = 2) -> b
     return (status.available_replicas or 0) >= replicas
 
 
-def take_backup(cluster: Sandbox, url: str, name: str, spec: BackupSpec) -> None:
+def take_backup(
+    cluster: Sandbox, url: str, name: str, spec: BackupSpec, labels: dict[str, str] | None = None
+) -> None:
     with KubeClient.from_kubeconfig(cluster.kubeconfig) as kube:
-        result = backup_engine.run(name, spec, kube=kube, location=open_location(url))
+        result = backup_engine.run(
+            name, spec, kube=kube, location=open_location(url), labels=labels
+        )
     assert result.status.phase.value == "Completed", result.status.errors
 
 
@@ -192,6 +198,48 @@ def test_a_backup_lacking_the_crd_and_a_priority_class_fails_naming_them_and_wha
     stuck = [w for w in report.workloads if w.name == "web"]
     assert stuck and not stuck[0].ready and stuck[0].was_ready
     assert stored_report(stored, report.metadata.name) == report
+
+
+def test_the_latest_backup_of_a_schedule_is_drilled(
+    realistic: Stored, cluster: Sandbox, second_cluster: Sandbox, tmp_path: Path
+) -> None:
+    url, schedule = f"file://{tmp_path / 'store'}", f"nightly-{uuid.uuid4().hex[:5]}"
+    for name in ("older", "newer"):
+        time.sleep(1.1)  # backups are ordered by their completion time, to the second
+        take_backup(
+            cluster, url, name, BackupSpec(included_namespaces=["shop"]), {SCHEDULE_LABEL: schedule}
+        )
+    res = backupctl(
+        "drill", "run", "--from-schedule", schedule, "--latest", "--location", url,
+        "--kubeconfig", str(second_cluster.kubeconfig), "-o", "yaml", timeout=600,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    report = DrillReport.from_stored(yaml.safe_load(res.stdout))
+    assert (report.backup_name, report.spec.schedule_name) == ("newer", schedule)
+    assert report.passed and report.times.rto_seconds is not None
+
+
+def test_a_backup_that_does_not_verify_fails_before_anything_is_restored(
+    realistic: Stored, second_cluster: Sandbox, tmp_path: Path
+) -> None:
+    source = Path(realistic.url.removeprefix("file://"))
+    copy = tmp_path / "store"
+    shutil.copytree(source / "backups" / realistic.backup, copy / "backups" / realistic.backup)
+    archive = next((copy / "backups" / realistic.backup).glob("resources.*"))
+    data = bytearray(archive.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    archive.write_bytes(bytes(data))
+    stored = Stored(f"file://{copy}", realistic.backup)
+
+    code, report, stderr = drill(
+        stored, "--kubeconfig", str(second_cluster.kubeconfig), "--name", "bad"
+    )
+    assert code == 1, stderr
+    assert not report.verified and report.restore_name is None
+    assert report.problems[0].message.startswith(f"backup {realistic.backup} did not verify: ")
+    assert "corrupt" in report.problems[0].message
+    assert not (copy / "restores").exists()  # nothing was restored
+    assert stored_report(stored, "bad") == report
 
 
 def children_of(pid: int) -> set[int]:
