@@ -70,6 +70,32 @@ class Metrics:
             registry=r,
         )
         self.leader = Gauge("backupd_leader", "1 while this replica leads", registry=r)
+        # restore drills (backupd.controller.drills), by DrillSchedule
+        self.drill_last_result = Gauge(
+            "backupd_drill_last_result",
+            "1 if the last drill of a drill schedule passed, 0 if it failed",
+            ["drill_schedule"],
+            registry=r,
+        )
+        self.drill_last_timestamp = Gauge(
+            "backupd_drill_last_timestamp_seconds",
+            "When the last drill of a drill schedule finished (unix time; its creation "
+            "time until it first drills)",
+            ["drill_schedule"],
+            registry=r,
+        )
+        self.drill_rto = Gauge(
+            "backupd_drill_rto_seconds",
+            "RTO of the last passed drill of a drill schedule (start to all workloads ready)",
+            ["drill_schedule"],
+            registry=r,
+        )
+        self.drill_rpo = Gauge(
+            "backupd_drill_rpo_seconds",
+            "RPO of the last drill of a drill schedule (the backup's age at its start)",
+            ["drill_schedule"],
+            registry=r,
+        )
         for result in RESULTS:
             self.backup_total.labels(result=result)
             self.restore_total.labels(result=result)

@@ -2,7 +2,7 @@
 
     metrics server (always) -> lease acquired -> interrupted work marked Failed
     -> APScheduler started -> housekeeping thread (catalog sync, then GC)
-    -> kopf watches Backups, Restores, Schedules in the namespace until stopped
+    -> kopf watches Backups, Restores, Schedules, DrillSchedules in the namespace until stopped
 
 kopf is the watch-and-dispatch layer only: each watch event goes to the module of
 its kind (backups, restores, schedules), whose handlers are sync functions kopf runs
@@ -26,6 +26,7 @@ from backupd.api.crds import GROUP, VERSION
 from backupd.cluster.client import KubeClient
 from backupd.controller import backups, restores
 from backupd.controller.context import Context
+from backupd.controller.drills import DrillSchedules
 from backupd.controller.gc import Collector
 from backupd.controller.leader import LeaderElector
 from backupd.controller.locations import Locations
@@ -69,7 +70,9 @@ def connection_info(kube: KubeClient, namespace: str) -> kopf.ConnectionInfo:
     )
 
 
-def registry(ctx: Context, schedules: Schedules) -> kopf.OperatorRegistry:
+def registry(
+    ctx: Context, schedules: Schedules, drills: DrillSchedules | None = None
+) -> kopf.OperatorRegistry:
     reg = kopf.OperatorRegistry()
 
     @kopf.on.login(registry=reg)
@@ -89,6 +92,12 @@ def registry(ctx: Context, schedules: Schedules) -> kopf.OperatorRegistry:
     @kopf.on.event(GROUP, VERSION, "schedules", registry=reg)  # type: ignore[arg-type]
     def schedule_event(event: dict[str, Any], **_: Any) -> None:
         schedules.on_event(event.get("type"), event["object"])
+
+    if drills is not None:
+
+        @kopf.on.event(GROUP, VERSION, "drillschedules", registry=reg)  # type: ignore[arg-type]
+        def drill_schedule_event(event: dict[str, Any], **_: Any) -> None:
+            drills.on_event(event.get("type"), event["object"])
 
     return reg
 
@@ -160,14 +169,17 @@ def run(kube: KubeClient, opts: Options, stop: threading.Event | None = None) ->
             backups.fail_interrupted(ctx, plural)
         schedules = Schedules(ctx, run_missed=opts.run_missed)
         schedules.start()
+        drills = DrillSchedules(ctx)
+        drills.start()
         housekeeping(ctx, opts, stop)
         try:
-            asyncio.run(_watch(ctx, schedules, stop, watching))
+            asyncio.run(_watch(ctx, schedules, stop, watching, drills))
         finally:
             log.info("stopping: no new runs; waiting for runs in flight")
             stop.set()
             ctx.stopping.set()
             schedules.stop()
+            drills.stop()
             _drain(ctx, timeout=20.0)
     finally:
         metrics.leader.set(0)
@@ -179,7 +191,11 @@ def run(kube: KubeClient, opts: Options, stop: threading.Event | None = None) ->
 
 
 async def _watch(
-    ctx: Context, schedules: Schedules, stop: threading.Event, watching: threading.Event
+    ctx: Context,
+    schedules: Schedules,
+    stop: threading.Event,
+    watching: threading.Event,
+    drills: DrillSchedules | None = None,
 ) -> None:
     """kopf until `stop` is set or a SIGTERM/SIGINT arrives (kopf handles those).
 
@@ -195,7 +211,7 @@ async def _watch(
 
     threading.Thread(target=bridge, name="stop-bridge", daemon=True).start()
     await kopf.operator(
-        registry=registry(ctx, schedules),
+        registry=registry(ctx, schedules, drills),
         settings=settings(),
         standalone=True,
         namespaces=[ctx.namespace],

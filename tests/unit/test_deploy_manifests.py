@@ -25,6 +25,9 @@ AGREED_METRICS = {
     "backupd_backup_last_success_timestamp_seconds",
     "backupd_gc_deletions_total",
     "backupd_leader",
+    "backupd_drill_last_result",
+    "backupd_drill_last_timestamp_seconds",
+    "backupd_drill_rto_seconds",
 }
 FORBIDDEN_VERBS = {"*", "escalate", "bind", "impersonate"}
 
