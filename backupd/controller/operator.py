@@ -22,7 +22,7 @@ from typing import Any
 
 import kopf
 
-from backupd.api.crds import GROUP, VERSION
+from backupd.api import GROUP, VERSION
 from backupd.cluster.client import KubeClient
 from backupd.controller import backups, restores
 from backupd.controller.context import Context

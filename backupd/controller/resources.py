@@ -13,8 +13,9 @@ import time
 from typing import Any
 from urllib.parse import quote
 
+from backupd.api import GROUP, VERSION
 from backupd.api.common import now
-from backupd.api.crds import GROUP, KINDS, VERSION, crd
+from backupd.api.crds import KINDS, crd
 from backupd.cluster.client import JSON, KubeClient
 from backupd.errors import BackupdError, ClusterConflict, ClusterNotFound, SandboxError
 
