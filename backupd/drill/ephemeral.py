@@ -61,7 +61,7 @@ class EphemeralCluster:
         return self.kube.host
 
 
-class _Signals:
+class TeardownSignals:
     """Signal handlers for the life of the cluster: the first signal cancels and raises,
     later ones (and any during teardown) are only noted."""
 
@@ -119,7 +119,7 @@ def ephemeral_cluster(
 ) -> Iterator[EphemeralCluster]:
     """Start a local cluster in a new temporary directory; tear it down on the way out.
     `on_directory` hears the directory before anything starts in it."""
-    signals = _Signals(cancel)
+    signals = TeardownSignals(cancel)
     directory: Path | None = None
     sandbox: Sandbox | None = None
     try:

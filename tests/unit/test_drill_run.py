@@ -4,6 +4,10 @@ and refusing the backup's own source cluster."""
 from __future__ import annotations
 
 import datetime
+import os
+import signal
+import threading
+import time
 from typing import Any
 
 import pytest
@@ -14,6 +18,7 @@ from backupd.api.drill import DrillProblem, DrillVerdict, WorkloadReadiness
 from backupd.api.restore import ItemResult, Outcome
 from backupd.archive.format import IndexEntry
 from backupd.drill import accounting, problems, verdict
+from backupd.drill.ephemeral import DrillInterrupted, TeardownSignals
 from backupd.drill.targets import refuse_source
 from backupd.errors import UserInputError
 from backupd.kinds.references import Reference
@@ -215,3 +220,21 @@ def test_a_backup_that_records_no_source_cluster_is_drilled_with_a_notice() -> N
     assert notices == [
         "backup nightly-1 records no source cluster; cannot tell whether the target is it"
     ]
+
+
+# -- signals during an ephemeral drill ----------------------------------------------------
+def test_the_first_signal_cancels_and_interrupts_and_later_ones_cannot_break_the_teardown() -> None:
+    cancel = threading.Event()
+    signals = TeardownSignals(cancel)
+    before = signal.getsignal(signal.SIGTERM)
+    signals.install()
+    try:
+        with pytest.raises(DrillInterrupted, match="SIGTERM"):
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(1)  # the handler runs in the main thread at once
+        assert cancel.is_set()
+        os.kill(os.getpid(), signal.SIGINT)  # a second Ctrl-C during teardown: noted only
+        time.sleep(0.1)
+    finally:
+        signals.restore()
+    assert signal.getsignal(signal.SIGTERM) is before
