@@ -144,6 +144,9 @@ def _facts(report: DrillReport) -> str:
             f"{summary.duration(report.times.cluster_seconds)}",
         ),
     ]
+    if report.restore_name:
+        facts.append(("Restore name", report.restore_name))
+    facts += [("Note", notice) for notice in report.notices]
     rows = "".join(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in facts)
     facts_list = f'<dl class="facts">{rows}</dl>'
     return f'<section id="summary"><h2>Summary</h2>{facts_list}{_rto_bar(report)}</section>'

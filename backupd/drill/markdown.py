@@ -50,6 +50,12 @@ def _head(report: DrillReport) -> list[str]:
         f"{escape(summary.duration(report.times.cluster_seconds))} not counted)",
         f"- Restore: {escape(summary.restore_counts(report))}; "
         f"{escape(summary.ready_count(report))}",
+        *(
+            [f"- Restore name: {escape(report.restore_name)} (backupctl restore describe)"]
+            if report.restore_name
+            else []
+        ),
+        *(f"- Note: {escape(notice)}" for notice in report.notices),
         "",
     ]
 

@@ -34,6 +34,8 @@ def hostile_report() -> DrillReport:
     report.workloads[0].events = [HOSTILE]
     report.timeline[0].message = HOSTILE
     report.restore_counts = {HOSTILE: 1}
+    report.restore_name = HOSTILE
+    report.notices = [HOSTILE]
     return report
 
 
@@ -111,6 +113,17 @@ def test_html_page_loads_nothing_from_outside() -> None:
     page = html.render(drills.passed())
     assert "Content-Security-Policy" in page and "default-src 'none'" in page
     assert not re.search(r"\b(src|href)=|url\(|@import|<link|<script", page)
+
+
+def test_notices_and_the_restore_name_are_shown_in_both_formats() -> None:
+    report = drills.passed()
+    report.restore_name = "monthly-2026-11"
+    report.notices = ["backup x records no source cluster"]
+    assert "- Note: backup x records no source cluster" in markdown.render(report)
+    assert "- Restore name: monthly-2026-11" in markdown.render(report)
+    summary_text = parse(html.render(report)).text_by_id["summary"]
+    assert "backup x records no source cluster" in summary_text
+    assert "monthly-2026-11" in summary_text
 
 
 def test_passed_page_says_nothing_failed() -> None:
