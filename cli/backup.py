@@ -115,14 +115,6 @@ def create(
     (when a VolumeSnapshotClass serves the volume's driver) or EBS snapshots; a volume
     that can be snapshotted neither way is reported as a warning, and --no-snapshot-volumes
     takes none. The data stays in the snapshots, not in the archive.
-
-    Examples:
-
-        backupctl backup create shop-now -n shop
-
-        backupctl backup create web-only -n shop -l app=web --ttl 72h
-
-        backupctl backup create everything --location prod
     """
     if compression not in ("gzip", "zstd"):
         raise UserInputError(f"unknown compression {compression!r}; use gzip or zstd")

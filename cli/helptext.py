@@ -13,6 +13,8 @@ from typer import _click as click
 from typer._coercion import TypeDescriptor
 from typer.core import TyperArgument, TyperOption
 
+from cli import examples
+
 _POLISHED = "_backupd_polished"
 
 # Parameter names (or their endings) and the word shown for their value.
@@ -77,13 +79,17 @@ def _polish_param(param: click.Parameter) -> None:
         param.metavar = word_for(param.name or "", param.type_descriptor)
 
 
-def polish(command: click.Command) -> click.Command:
-    """Give every parameter of `command` and its subcommands a word metavar (once)."""
+def polish(command: click.Command, path: str = "") -> click.Command:
+    """Give every parameter of `command` (at `path`, e.g. "backup create") and of its
+    subcommands a word metavar, and its help its Examples (once)."""
     if getattr(command, _POLISHED, False):
         return command
     setattr(command, _POLISHED, True)
     for param in command.params:
         _polish_param(param)
-    for sub in getattr(command, "commands", {}).values():
-        polish(sub)
+    shown = examples.section(path)
+    if shown is not None and "Examples:" not in (command.help or ""):
+        command.help = f"{(command.help or '').rstrip()}\n\n{shown}"
+    for name, sub in getattr(command, "commands", {}).items():
+        polish(sub, f"{path} {name}".strip())
     return command

@@ -17,6 +17,7 @@ from backupd.storage import sealing
 from backupd.storage.location import DEFAULT_URL, AccessMode, Location, open_store
 from backupd.storage.urls import redact
 from backupd.trust.keys import generate_kek, generate_signing_key, write_private_file
+from cli.completion import location_names
 from cli.config import FORMATS, LocationEntry, editing, load_config, resolve_location
 from cli.keysettings import KeySettings, secret_fetcher
 from cli.output import OutputFormat, OutputOption, console, emit, info, print_table
@@ -56,7 +57,35 @@ def add(
     ),
     output: OutputFormat = OutputOption,
 ) -> None:
-    """Store a named location in the config file (nothing is contacted)."""
+    """Store a named location in the config file (nothing is contacted).
+
+    URLs: file:///PATH, s3://BUCKET[/PREFIX][?PARAM=VALUE&...] or
+    gs://BUCKET[/PREFIX][?PARAM=VALUE&...]. Credentials never go in the URL: they come
+    from the AWS and Google default chains (env vars, profiles, workload identity).
+
+    \b
+    s3:// parameters (all optional):
+      region            AWS region (default: the AWS chain)
+      endpoint          http(s)://HOST[:PORT] of an S3-compatible server (MinIO)
+      ca_bundle         PEM file of CAs to trust for an https endpoint
+      profile           AWS shared-config profile
+      addressing_style  path | virtual | auto
+      sse               AES256 | aws:kms (server-side encryption on every write)
+      kms_key_id        KMS key id or ARN for sse=aws:kms
+      sse_c_key         base64 32-byte SSE-C key (better: $BACKUPD_S3_SSE_C_KEY)
+      object_lock_mode  GOVERNANCE | COMPLIANCE, with object_lock_days=N
+      max_attempts      tries per request (default 5); retry_mode standard | adaptive
+      connect_timeout   seconds (default 10); read_timeout seconds (default 60)
+      part_size_mib     multipart part size (default 16, min 5)
+
+    \b
+    gs:// parameters (all optional):
+      endpoint          http(s)://HOST[:PORT] of an emulator (fake-gcs-server)
+      project           project id
+      chunk_size_mib    upload/download chunk (default 16)
+      retry_timeout     seconds to keep retrying (default 120)
+      timeout           seconds per request (default 60)
+    """
     keys = KeySettings(signing_key, list(trust_key), encryption_key)
     entry = LocationEntry(name, url, AccessMode.parse(access_mode), default, keys)
     entry.format = _format(format_)
@@ -77,7 +106,9 @@ def _format(value: str | None) -> str | None:
 
 @app.command()
 def get(
-    name: str = typer.Argument(None, help="one location (default: all)"),
+    name: str = typer.Argument(
+        None, help="one location (default: all)", autocompletion=location_names
+    ),
     output: OutputFormat = OutputOption,
 ) -> None:
     """Show the configured locations."""
@@ -99,15 +130,13 @@ def get(
 
 @app.command("set-default")
 def set_default(
-    name: str = typer.Argument(..., help="the location commands use when none is given"),
+    name: str = typer.Argument(
+        ..., help="the location commands use when none is given", autocompletion=location_names
+    ),
     output: OutputFormat = OutputOption,
 ) -> None:
     """Make a configured location the default one ($BACKUPD_LOCATION and --location
     still override it).
-
-    Examples:
-
-        backupctl location set-default prod
     """
     with editing() as config:
         entry = config.set_default(name)
@@ -116,7 +145,10 @@ def set_default(
 
 
 @app.command()
-def delete(name: str = typer.Argument(...), output: OutputFormat = OutputOption) -> None:
+def delete(
+    name: str = typer.Argument(..., help="the location to forget", autocompletion=location_names),
+    output: OutputFormat = OutputOption,
+) -> None:
     """Forget a named location (its bucket and backups are not touched)."""
     with editing() as config:
         entry = config.remove(name)
@@ -181,7 +213,12 @@ def run_check(location: Location, *, live: bool = False) -> list[dict[str, Any]]
 
 @app.command()
 def check(
-    name_or_url: str = typer.Argument(..., metavar="NAME_OR_URL"),
+    name_or_url: str = typer.Argument(
+        ...,
+        metavar="NAME_OR_URL",
+        help="a configured location's name, or a URL",
+        autocompletion=location_names,
+    ),
     output: OutputFormat = OutputOption,
 ) -> None:
     """Prove a location works: write, read, list and delete a probe object."""
@@ -201,7 +238,12 @@ def check(
 
 @app.command()
 def download(
-    name_or_url: str = typer.Argument(..., metavar="NAME_OR_URL"),
+    name_or_url: str = typer.Argument(
+        ...,
+        metavar="NAME_OR_URL",
+        help="a configured location's name, or a URL",
+        autocompletion=location_names,
+    ),
     key: str = typer.Argument(..., help="object key, e.g. backups/NAME/backup.json"),
     dest: Path = typer.Argument(..., help="file to write (created 0600)"),
     sha256: str = typer.Option(None, "--sha256", help="refuse the data unless it has this digest"),
@@ -232,7 +274,9 @@ def _keep_current_kek(keys: KeySettings) -> None:
 
 @app.command("set")
 def set_(
-    name: str = typer.Argument(...),
+    name: str = typer.Argument(
+        ..., help="the location whose keys change", autocompletion=location_names
+    ),
     signing_key: str = typer.Option(
         None, "--signing-key", help="sign new backups with this key (the old one stays trusted)"
     ),
@@ -289,7 +333,9 @@ def _describe_keys(keys: dict[str, Any]) -> str:
 
 @app.command()
 def keygen(
-    name: str = typer.Argument(..., help="the location that gets the new key"),
+    name: str = typer.Argument(
+        ..., help="the location that gets the new key", autocompletion=location_names
+    ),
     directory: Path = typer.Option(
         None, "--dir", help="where to write the key files (default: next to the config file)"
     ),

@@ -24,7 +24,7 @@ class Root(LazyGroup):
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         command = super().get_command(ctx, cmd_name)
-        return helptext.polish(command) if command is not None else None
+        return helptext.polish(command, cmd_name) if command is not None else None
 
 
 # Commands are listed in cli.lazy.COMMANDS and imported only when they run (fast start).
@@ -61,14 +61,6 @@ def root(
     workloads (--include-namespaces), -l SELECTOR a label selector (--selector),
     -o table|wide|json|yaml|name the output; the storage location is --location
     (or --storage-location, $BACKUPD_LOCATION, the config's default).
-
-    Examples:
-
-        backupctl backup create shop-now -n shop
-
-        backupctl backup get
-
-        backupctl restore create --from-backup shop-now --dry-run
     """
 
 

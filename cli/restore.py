@@ -24,7 +24,15 @@ from backupd.storage.catalog import unused_name
 from backupd.storage.layout import validate_name
 from backupd.storage.location import AccessMode
 from cli import backup_view, incluster, restore_delete
-from cli.common import ContextOption, KubeconfigOption, LocationOption, kube_client, progress_bar
+from cli.common import (
+    ContextOption,
+    KubeconfigOption,
+    LocationOption,
+    RestoreArgument,
+    kube_client,
+    progress_bar,
+)
+from cli.completion import backup_names, namespaces
 from cli.config import resolve_location
 from cli.keysettings import AllowUnsignedOption
 from cli.output import (
@@ -166,18 +174,36 @@ def _fail_unless_complete(restore: Restore) -> None:
 @app.command()
 def create(
     name: str = typer.Argument(None, help="restore name (default: <backup>-<YYYYMMDDHHMMSS>)"),
-    from_backup: str = typer.Option(None, "--from-backup", help="the backup to restore"),
+    from_backup: str = typer.Option(
+        None,
+        "--from-backup",
+        metavar="NAME",
+        help="the backup to restore",
+        autocompletion=backup_names,
+    ),
     from_schedule: str = typer.Option(
         None, "--from-schedule", help="restore the latest Completed backup of this schedule"
     ),
     include_namespaces: list[str] = typer.Option(
-        None, "--include-namespaces", "-n", help="namespaces (comma-separated, globs; default all)"
+        None,
+        "--include-namespaces",
+        "-n",
+        metavar="NAMESPACE[,NAMESPACE...]",
+        help="namespaces to restore (comma list or repeated, globs; default: all in the backup)",
+        autocompletion=namespaces,
     ),
-    exclude_namespaces: list[str] = typer.Option(None, "--exclude-namespaces"),
+    exclude_namespaces: list[str] = typer.Option(
+        None, "--exclude-namespaces", help="namespaces to leave out (comma list, globs)"
+    ),
     include_resources: list[str] = typer.Option(
         None, "--include-resources", help="types, e.g. deployments,configmaps (default all)"
     ),
-    exclude_resources: list[str] = typer.Option(None, "--exclude-resources"),
+    exclude_resources: list[str] = typer.Option(
+        None,
+        "--exclude-resources",
+        metavar="RESOURCE[,RESOURCE...]",
+        help="resource types to leave out, e.g. pods,events",
+    ),
     include_items: list[str] = typer.Option(
         None, "--include-items", help="single items, e.g. deployment/web (with -n)"
     ),
@@ -207,7 +233,9 @@ def create(
         help="create objects that grant cluster-wide power (cluster-admin bindings, admission "
         "webhooks, privileged or host Pods); refused without it",
     ),
-    preserve_nodeports: bool = typer.Option(False, "--preserve-nodeports"),
+    preserve_nodeports: bool = typer.Option(
+        False, "--preserve-nodeports", help="keep Services' nodePorts (default: new ones)"
+    ),
     restore_volumes: bool = typer.Option(
         True,
         "--restore-volumes/--no-restore-volumes",
@@ -238,7 +266,9 @@ def create(
         "--any-cluster",
         help="with --from-schedule: choose among every cluster's backups, not the target's",
     ),
-    workers: int = typer.Option(DEFAULT_WORKERS, "--workers", min=1, max=64),
+    workers: int = typer.Option(
+        DEFAULT_WORKERS, "--workers", min=1, max=64, help="objects written in parallel"
+    ),
     kubeconfig: str = KubeconfigOption,
     context: str = ContextOption,
     location: str = LocationOption,
@@ -395,7 +425,7 @@ def get(
 
 @app.command()
 def describe(
-    name: str = typer.Argument(...),
+    name: str = RestoreArgument,
     details: bool = typer.Option(
         False, "--details", help="also every item's result (created, updated, skipped ...)"
     ),
@@ -484,7 +514,7 @@ app.command("delete")(restore_delete.delete)
 
 
 @app.command()
-def logs(name: str = typer.Argument(...), location: str = LocationOption) -> None:
+def logs(name: str = RestoreArgument, location: str = LocationOption) -> None:
     """Print the log of a restore."""
     loc = resolve_location(location, access_mode=AccessMode.ReadOnly)
     records.load_restore(loc, name)  # a clear error for an unknown restore

@@ -22,12 +22,6 @@ def delete(
 ) -> None:
     """Delete a restore's record (result, per-item results, log) from the location.
     The objects it restored stay in the cluster.
-
-    Examples:
-
-        backupctl restore delete shop-now-20261126120000
-
-        backupctl restore delete shop-now-20261126120000 --yes
     """
     loc = resolve_location(location)
     doomed = catalog.deletion(loc, name, "restores")

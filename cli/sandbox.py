@@ -112,14 +112,7 @@ def _described(directory: Path) -> dict[str, Any] | None:
 
 @app.command("list")
 def list_(output: OutputFormat = OutputOption) -> None:
-    """List the sandboxes started with `sandbox up` (running or stopped).
-
-    Examples:
-
-        backupctl sandbox list
-
-        backupctl sandbox list -o json
-    """
+    """List the sandboxes started with `sandbox up` (running or stopped)."""
     root = sandbox_dir("default").parent
     found = [] if not root.is_dir() else sorted(root.iterdir())
     rows = [d for d in (_described(p) for p in found if p.is_dir()) if d is not None]

@@ -48,6 +48,7 @@ NamespaceOption = typer.Option(
     metavar="NAMESPACE",
     help="the backupd controller's namespace, where its Schedules live",
 )
+ScheduleArgument = typer.Argument(..., metavar="NAME", help="the schedule's name")
 _COLUMNS = ("NAME", "STATUS", "SCHEDULE", "TIME ZONE", "PAUSED", "LAST BACKUP", "TTL", "KEEP")
 
 
@@ -228,7 +229,7 @@ def get(
 
 @app.command()
 def describe(
-    name: str,
+    name: str = ScheduleArgument,
     namespace: str = NamespaceOption,
     kubeconfig: str = KubeconfigOption,
     context: str = ContextOption,
@@ -279,7 +280,7 @@ def _pausing(paused: bool, done: str, doc: str) -> Callable[..., None]:
     """The `pause` (paused=True) or `unpause` command: set spec.paused, say `done`."""
 
     def command(
-        name: str,
+        name: str = ScheduleArgument,
         namespace: str = NamespaceOption,
         kubeconfig: str = KubeconfigOption,
         context: str = ContextOption,
@@ -299,7 +300,7 @@ unpause = app.command("unpause")(_pausing(False, "unpaused", "Make backups again
 
 @app.command()
 def delete(
-    name: str,
+    name: str = ScheduleArgument,
     namespace: str = NamespaceOption,
     kubeconfig: str = KubeconfigOption,
     context: str = ContextOption,
@@ -314,7 +315,7 @@ def delete(
 
 @app.command()
 def trigger(
-    name: str,
+    name: str = ScheduleArgument,
     namespace: str = NamespaceOption,
     kubeconfig: str = KubeconfigOption,
     context: str = ContextOption,

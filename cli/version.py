@@ -98,14 +98,7 @@ def version(
     context: str = ContextOption,
     output: OutputFormat = OutputOption,
 ) -> None:
-    """Print the client's version and the backupd controller's in the cluster.
-
-    Examples:
-
-        backupctl version
-
-        backupctl version --client -o json
-    """
+    """Print the client's version and the backupd controller's in the cluster."""
     data: dict[str, Any] = {"clientVersion": {"version": client_version()}}
     if not client:
         data["serverVersion"] = server_version(kubeconfig, context, controller_namespace)
