@@ -20,6 +20,7 @@ from backupd.backup.inspect import ItemFilter, resource_list
 from backupd.backup.lookup import find_item
 from backupd.cluster import identity
 from backupd.errors import ArchiveError, BackupdError, NotFoundError, UserInputError
+from backupd.restore.filters import parse_selector
 from backupd.snapshots import backup as volume_snapshots
 from backupd.snapshots import csi as snapshot_csi
 from backupd.snapshots import deletion as snapshot_deletion
@@ -38,6 +39,7 @@ from cli.common import (
     progress_bar,
 )
 from cli.completion import backup_names
+from cli.completion import namespaces as completion_namespaces
 from cli.config import resolve_location
 from cli.keysettings import AllowUnsignedOption
 from cli.output import OutputFormat, OutputOption, emit, info, print_table, warn
@@ -241,7 +243,20 @@ def get(
         help="only the newest Completed backup of this cluster "
         "(with --namespace: one holding all of it)",
     ),
-    namespace: str = typer.Option(None, "-n", "--namespace", help="only backups holding it"),
+    namespace: str = typer.Option(
+        None,
+        "-n",
+        "--namespace",
+        help="only backups holding it",
+        autocompletion=completion_namespaces,
+    ),
+    selector: str = typer.Option(
+        None,
+        "--selector",
+        "-l",
+        metavar="SELECTOR",
+        help="only backups whose labels match, e.g. backupd.io/schedule=nightly",
+    ),
     allow_partial: bool = typer.Option(
         False,
         "--allow-partial",
@@ -275,6 +290,9 @@ def get(
         missing = wanted - {b.metadata.name for b in backups}
         if missing:
             raise NotFoundError(f"backup(s) not found in {loc.url}: {', '.join(sorted(missing))}")
+    if selector:
+        matches = parse_selector(selector)
+        backups = [b for b in backups if matches(b.metadata.labels or {})]
     if latest:
         source = _source_cluster(any_cluster, cluster, kubeconfig, context)
         choice = records.Wanted(namespace=namespace, allow_partial=allow_partial, cluster=source)
