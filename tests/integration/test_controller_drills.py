@@ -4,6 +4,7 @@ result as metrics; a drill that cannot run is a failed drill, and says why."""
 
 from __future__ import annotations
 
+import base64
 import time
 import uuid
 from collections.abc import Iterator
@@ -22,6 +23,7 @@ from tests.fixtures.clusters import api_client
 from tests.fixtures.waiting import eventually
 from tests.fixtures.workloads import configmap, deployment
 from tests.integration.controller_support import (
+    NAMESPACE,
     Env,
     ctl_fixture,
     events_for,
@@ -182,3 +184,42 @@ def _phase(env: Env, name: str) -> str | None:
 
 def _runs(env: Env, name: str) -> int:
     return sum(1 for e in events_for(env.admin, name) if e["reason"] == "DrillStarted")
+
+
+def test_a_drill_into_the_cluster_of_a_kubeconfig_secret_restores_there(
+    ctl: Env, backed_up: tuple[str, str], second_cluster: Sandbox
+) -> None:
+    url, backup = backed_up
+    location(ctl.res, "default", url)
+    secret = "drill-target"
+    data = base64.b64encode(second_cluster.kubeconfig.read_bytes()).decode()
+    secrets = f"/api/v1/namespaces/{NAMESPACE}/secrets"
+    ctl.admin.post(secrets, {"metadata": {"name": secret}, "data": {"kubeconfig": data}})
+    try:
+        ctl.res.create(
+            "drillschedules",
+            {
+                "metadata": {"name": "into-b", "annotations": {"backupd.io/run-now": "first"}},
+                "spec": {
+                    "schedule": "0 3 1 * *",
+                    "backupName": backup,
+                    "target": "Kubeconfig",
+                    "kubeconfigSecret": {"name": secret},
+                    "readyTimeout": "3m",
+                },
+            },
+        )
+        controller = ctl.controller().start()
+        try:
+            status = finished(ctl, "into-b", timeout=240)["status"]
+        finally:
+            controller.stop()
+        assert status["lastVerdict"] == "Passed", status.get("lastProblems")
+        report = store.load(open_location(url), status["lastDrill"])
+        with KubeClient.from_kubeconfig(second_cluster.kubeconfig) as b:
+            assert report.target_server == b.host
+            ns = backup.removesuffix("-b")
+            assert b.get(f"/apis/apps/v1/namespaces/{ns}/deployments/web")["metadata"]["name"]
+            b.delete(f"/api/v1/namespaces/{ns}")
+    finally:
+        ctl.admin.delete(f"{secrets}/{secret}")
