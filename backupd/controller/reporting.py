@@ -37,6 +37,7 @@ class StatusReporter:
         self._last = 0.0
         self._lock = threading.Lock()
         self.patches = 0
+        self._waiting = False  # a restore waiting for workloads: its progress counts those
 
     def _patch(self, status: dict[str, object]) -> None:
         try:
@@ -47,10 +48,13 @@ class StatusReporter:
 
     def phase(self, phase: Phase, step: Step) -> None:
         log.info("%s %s: %s (%s)", self.plural, self.name, phase.value, step.value)
+        self._waiting = step is Step.waiting
         if phase is Phase.in_progress:
             self._patch({"phase": phase.value})
 
     def progress(self, done: int, total: int) -> None:
+        if self._waiting:
+            return  # ready workloads, not items: the final status records them
         with self._lock:
             now = time.monotonic()
             if now - self._last < self.interval:

@@ -54,6 +54,15 @@ def test_progress_is_patched_at_most_once_per_interval() -> None:
     }
 
 
+def test_a_restore_waiting_for_workloads_does_not_patch_them_as_item_progress() -> None:
+    r, sent = reporter(0)
+    r.progress(40, 40)
+    r.phase(Phase.in_progress, Step.waiting)
+    r.progress(3, 12)  # 3 of 12 workloads ready: not items
+    bodies = [orjson.loads(s.body or b"")["status"] for s in sent]
+    assert [b["progress"]["itemsBackedUp"] for b in bodies if "progress" in b] == [40]
+
+
 def test_progress_every_call_when_the_interval_is_zero_and_total_never_below_done() -> None:
     r, sent = reporter(0)
     r.progress(5, 3)
