@@ -31,8 +31,8 @@ def phase_text(phase: Phase) -> Text:
 
 
 def relative(until: datetime.datetime | None, now: datetime.datetime) -> str:
-    """How long from `now` until `until`, as kubectl prints ages: `29d`, `5h`, `12m`,
-    `40s`; `expired` once it has passed (a naive time is UTC)."""
+    """How long from `now` until `until`, as kubectl prints durations (`29d`, `3d4h`,
+    `5h`, `4h59m`, `12m`, `40s`); `expired` once it has passed (a naive time is UTC)."""
     if until is None:
         return ""
     if until.tzinfo is None:
@@ -40,10 +40,26 @@ def relative(until: datetime.datetime | None, now: datetime.datetime) -> str:
     seconds = int((until - now).total_seconds())
     if seconds <= 0:
         return "expired"
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
+    minutes, hours, days = seconds // 60, seconds // 3600, seconds // 86400
+
+    def pair(big: int, big_unit: str, small: int, small_unit: str) -> str:
+        return f"{big}{big_unit}{small}{small_unit}" if small else f"{big}{big_unit}"
+
+    if seconds < 120:
+        return f"{seconds}s"
+    if minutes < 10:
+        return pair(minutes, "m", seconds % 60, "s")
+    if minutes < 180:
+        return f"{minutes}m"
+    if hours < 8:
+        return pair(hours, "h", minutes % 60, "m")
+    if hours < 48:
+        return f"{hours}h"
+    if days < 8:
+        return pair(days, "d", hours % 24, "h")
+    if days < 365 * 2:
+        return f"{days}d"
+    return pair(days // 365, "y", days % 365, "d") if days < 365 * 8 else f"{days // 365}y"
 
 
 def human_size(n: int) -> str:

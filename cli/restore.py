@@ -53,6 +53,8 @@ app = typer.Typer(
 
 _COUNT_COLUMNS = ["created", "updated", "unchanged", "differs", "skipped", "failed"]
 _DRY_RUN = "dry-run"  # the name a dry run without one runs under
+# what --changes-only leaves out of a plan: the items it would not touch
+_NO_CHANGE = frozenset({Outcome.unchanged, Outcome.skipped})
 
 
 def _csv(values: list[str] | None) -> list[str]:
@@ -100,8 +102,8 @@ def _plan_counts(restore: Restore) -> str:
 
 
 def _plan_table(restore: Restore, items: list[ItemResult], *, changes_only: bool = False) -> None:
-    if changes_only:  # the rows that would change something, or cannot
-        items = [i for i in items if i.outcome is not Outcome.unchanged]
+    if changes_only:
+        items = [i for i in items if i.outcome not in _NO_CHANGE]
     rows = [
         [outcome_word(i.outcome, True), i.group_resource, i.namespace or "", i.name, i.reason or ""]
         for i in items
@@ -259,7 +261,10 @@ def create(
     allow_unsigned: bool = AllowUnsignedOption,
     dry_run: bool = typer.Option(False, "--dry-run", help="print the plan; change nothing"),
     changes_only: bool = typer.Option(
-        False, "--changes-only", help="with --dry-run: leave the unchanged items out of the plan"
+        False,
+        "--changes-only",
+        help="with --dry-run: only the items that would change or fail (not the unchanged "
+        "and skipped ones; the summary still counts them)",
     ),
     any_cluster: bool = typer.Option(
         False,
@@ -281,6 +286,8 @@ def create(
     (with --in-cluster: through the backupd controller, from its Backup's location)."""
     if (from_backup is None) == (from_schedule is None):
         raise UserInputError("give exactly one of --from-backup and --from-schedule")
+    if changes_only and not dry_run:
+        raise UserInputError("--changes-only shapes a plan: use it with --dry-run")
     spec = RestoreSpec(
         backup_name=from_backup,
         schedule_name=from_schedule,
@@ -364,7 +371,7 @@ def create(
     if dry_run:
         if restore.metadata.name == _DRY_RUN:
             data["metadata"].pop("name", None)
-        shown = [i for i in run.items if not changes_only or i.outcome is not Outcome.unchanged]
+        shown = [i for i in run.items if not changes_only or i.outcome not in _NO_CHANGE]
         data = {"restore": data, "items": [i.to_json_dict() for i in shown]}
 
     def table() -> None:

@@ -215,7 +215,8 @@ def test_dry_run_changes_only_shows_a_plan_without_unchanged_rows_or_a_name(
     res = shop.run("restore", "create", "--from-backup", "before", "--dry-run", "--changes-only")
     assert res.returncode == 0, res.stderr
     out = res.stdout
-    assert "unchanged" not in [line.split()[0] for line in out.splitlines() if line.strip()]
+    actions = {line.split()[0] for line in out.splitlines() if line.strip()}
+    assert "unchanged" not in actions and "skipped" not in actions
     assert re.search(r"differs\s+configmaps\s+\S+\s+settings", out), out
     assert re.search(r"differs\s+deployments.apps\s+\S+\s+web", out), out  # 2 replicas, not 3
     plan = [line for line in out.splitlines() if line.startswith("Plan")]
@@ -230,8 +231,10 @@ def test_dry_run_changes_only_shows_a_plan_without_unchanged_rows_or_a_name(
         )
     )  # fmt: skip
     assert "name" not in data["restore"]["metadata"]
-    outcomes = {i["outcome"] for i in data["items"]}
-    assert "differs" in outcomes and "unchanged" not in outcomes
+    assert {i["outcome"] for i in data["items"]} == {"differs"}  # no unchanged or skipped
+    assert data["restore"]["status"]["counts"]["unchanged"] > 0  # still counted
+    alone = shop.run("restore", "create", "--from-backup", "before", "--changes-only")
+    assert "use it with --dry-run" in error_line(alone)
 
 
 def test_logs_say_what_was_listed_per_resource(shop: Shop) -> None:

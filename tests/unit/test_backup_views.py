@@ -42,9 +42,14 @@ NOW = datetime.datetime(2026, 11, 26, 12, 0, tzinfo=datetime.UTC)
     [
         (datetime.timedelta(hours=720) - datetime.timedelta(seconds=5), "29d"),
         (datetime.timedelta(days=30), "30d"),
-        (datetime.timedelta(hours=5, minutes=59), "5h"),
+        (datetime.timedelta(days=3, hours=4, minutes=5), "3d4h"),
+        (datetime.timedelta(hours=30), "30h"),
+        (datetime.timedelta(hours=5), "5h"),
+        (datetime.timedelta(hours=4, minutes=59, seconds=55), "4h59m"),
         (datetime.timedelta(minutes=12, seconds=3), "12m"),
+        (datetime.timedelta(minutes=3, seconds=7), "3m7s"),
         (datetime.timedelta(seconds=40), "40s"),
+        (datetime.timedelta(days=800), "2y70d"),
         (datetime.timedelta(seconds=-1), "expired"),
     ],
 )
@@ -59,7 +64,7 @@ def test_a_time_without_zone_is_utc_and_every_time_carries_its_zone() -> None:
     )
     assert timestamp(datetime.datetime(2026, 11, 26, 12, 0)) == "2026-11-26 12:00:00 UTC"
     assert timestamp("2026-11-26T12:00:00Z") == "2026-11-26 12:00:00 UTC"
-    assert relative(datetime.datetime(2026, 11, 27, 12, 0), NOW) == "1d"
+    assert relative(datetime.datetime(2026, 11, 27, 12, 0), NOW) == "24h"  # naive: UTC
     assert timestamp(None) == "" and timestamp("soon") == "soon"
 
 
