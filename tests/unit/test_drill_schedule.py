@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import re
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import yaml
 from backupd.api import crds
 from backupd.api.drill import DrillTargetKind
 from backupd.api.drillschedule import DrillScheduleSpec
+from backupd.backup import cron
 from backupd.controller.metrics import Metrics
 from backupd.errors import UserInputError
 
@@ -97,3 +99,13 @@ def test_the_drill_schedule_status_can_be_written_by_the_controller() -> None:
     role = next(d for d in rbac if d["kind"] == "ClusterRole")
     granted = {r for rule in role["rules"] for r in rule["resources"]}
     assert {"drillschedules", "drillschedules/status"} <= granted
+
+
+def test_the_example_drill_schedule_is_a_valid_monthly_drill() -> None:
+    doc = yaml.safe_load((DEPLOY / "examples" / "drillschedule.yaml").read_text())
+    assert (doc["apiVersion"], doc["kind"]) == ("backupd.io/v1alpha1", "DrillSchedule")
+    spec = DrillScheduleSpec.model_validate(doc["spec"])
+    assert spec.schedule_name == "nightly" and spec.target is DrillTargetKind.ephemeral
+    trig = cron.trigger(spec.schedule, spec.time_zone)
+    after = datetime.datetime(2026, 11, 26, tzinfo=datetime.UTC)
+    assert cron.next_run(trig, after) == datetime.datetime(2026, 12, 1, 3, tzinfo=datetime.UTC)
