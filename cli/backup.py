@@ -510,7 +510,9 @@ def diff(
     live: bool = typer.Option(
         False, "--live", help="compare BACKUP_A with the live cluster: what changed since"
     ),
-    namespace: str = typer.Option(None, "--namespace", help="only this namespace's items"),
+    namespace: str = typer.Option(
+        None, "-n", "--namespace", metavar="NAMESPACE", help="only this namespace's items"
+    ),
     kind: list[str] = typer.Option(
         None, "--kind", metavar="TYPE[,TYPE...]", help="only these types (deploy, cm, ...)"
     ),
