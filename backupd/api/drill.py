@@ -12,10 +12,10 @@ import datetime
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from backupd.api import API_VERSION
-from backupd.api.common import Model, ObjectMeta
+from backupd.api.common import Model, ObjectMeta, parse_duration
 
 
 class DrillVerdict(StrEnum):
@@ -37,6 +37,12 @@ class DrillSpec(Model):
     kubeconfig: str | None = None  # with target Kubeconfig: a path (CLI) or secret:NS/NAME
     context: str | None = None
     ready_timeout: str = "10m"  # how long workloads may take to become ready
+
+    @field_validator("ready_timeout")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        parse_duration(value)  # UserInputError: "invalid duration ..."
+        return value
 
 
 class WorkloadReadiness(Model):

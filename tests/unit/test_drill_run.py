@@ -14,7 +14,7 @@ import pytest
 
 from backupd.api.backup import Backup, ClusterInfo
 from backupd.api.common import ObjectMeta
-from backupd.api.drill import DrillProblem, DrillVerdict, WorkloadReadiness
+from backupd.api.drill import DrillProblem, DrillSpec, DrillVerdict, WorkloadReadiness
 from backupd.api.restore import ItemResult, Outcome
 from backupd.archive.format import IndexEntry
 from backupd.drill import accounting, problems, verdict
@@ -238,3 +238,8 @@ def test_the_first_signal_cancels_and_interrupts_and_later_ones_cannot_break_the
     finally:
         signals.restore()
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_a_ready_timeout_that_is_no_duration_is_refused_in_one_line() -> None:
+    with pytest.raises(UserInputError, match="invalid duration 'soon'"):
+        DrillSpec(backup_name="nightly-1", ready_timeout="soon")
