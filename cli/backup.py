@@ -324,7 +324,8 @@ def describe(
     backup = stored.load(loc, name)
     data = backup.to_json_dict()
     volumes = volumesnapshots.load(loc, backup) if details else None
-    items = resource_list(stored.load_index(loc, backup).entries) if details else None
+    indexed = details and backup.status.index is not None  # a Failed backup may have none
+    items = resource_list(stored.load_index(loc, backup).entries) if indexed else None
     if not details:
         data["status"].pop("resourceCounts", None)  # type: ignore[attr-defined]
         data["status"].pop("namespaceCounts", None)  # type: ignore[attr-defined]

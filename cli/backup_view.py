@@ -139,7 +139,7 @@ def print_description(
     p(f"[bold]Name:[/]         {b.metadata.name}", highlight=False)
     p(Text.assemble(("Phase:", "bold"), "        ", phase_text(st.phase)), highlight=False)
     if st.failure_reason:
-        p(f"[bold]Failure:[/]      {st.failure_reason}", highlight=False, markup=False)
+        p(Text.assemble(("Failure:", "bold"), "      ", st.failure_reason), highlight=False)
     p(
         f"[bold]Namespaces:[/]   include {','.join(spec.included_namespaces)}"
         f"{'  exclude ' + ','.join(spec.excluded_namespaces) if spec.excluded_namespaces else ''}",
@@ -186,6 +186,8 @@ def print_description(
         )
         if items is not None:
             print_items(items)
+        else:
+            console.print("[bold]Resource List:[/] none stored (no index)", highlight=False)
         if volumes is not None:
             print_volumes(volumes)
 

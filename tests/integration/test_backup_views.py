@@ -110,7 +110,12 @@ def test_get_colours_the_status_on_a_terminal(shop: Shop) -> None:
             [sys.executable, "-m", "cli", "backup", "get", "before"],
             stdout=follower,
             stderr=subprocess.PIPE,
-            env={**os.environ, **shop.env, "COLUMNS": "250", "TERM": "xterm"},
+            env={
+                **{k: v for k, v in os.environ.items() if k != "NO_COLOR"},
+                **shop.env,
+                "COLUMNS": "250",
+                "TERM": "xterm",
+            },
             timeout=120,
         )
         os.close(follower)

@@ -4,11 +4,14 @@ lookup by kubectl spellings, and the per-LIST log lines."""
 from __future__ import annotations
 
 import datetime
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from backupd.api.common import Phase
+from backupd.api.backup import Backup, BackupSpec
+from backupd.api.common import ObjectMeta, Phase
 from backupd.backup.inspect import (
     ItemChange,
     ItemFilter,
@@ -22,8 +25,11 @@ from backupd.backup.log import Listings, listed_line
 from backupd.backup.lookup import find_item
 from backupd.errors import NotFoundError, UserInputError
 from backupd.restore.normalize import normalize
+from backupd.storage.layout import BackupKeys
+from backupd.storage.location import open_location
 from cli.backup_view import phase_text, relative
 from cli.output import timestamp
+from tests.fixtures.cli import backupctl
 from tests.unit.actions.builders import (
     configmap,
     deployment,
@@ -223,3 +229,20 @@ def test_the_log_says_what_each_list_found() -> None:
         "listed apps/v1 deployments in shop: 520 items",
     ]
     assert tally.lines() == []  # each LIST is said once
+
+
+def test_describe_details_of_a_failed_backup_without_index_says_none_is_stored(
+    tmp_path: Path,
+) -> None:
+    location = open_location((tmp_path / "bucket").as_uri())
+    failed = Backup(
+        metadata=ObjectMeta(name="broken", creation_timestamp=NOW),
+        spec=BackupSpec(included_namespaces=["shop"]),
+    )
+    failed.status.phase = Phase.failed
+    failed.status.failure_reason = "connection reset while uploading"
+    location.put_bytes(BackupKeys("broken").metadata, json.dumps(failed.to_json_dict()).encode())
+    res = backupctl("backup", "describe", "broken", "--details", "--location", location.url)
+    assert res.returncode == 0, res.stderr
+    assert "Resource List: none stored (no index)" in res.stdout
+    assert "Started:" in res.stdout and "Failure:      connection reset" in res.stdout
