@@ -16,6 +16,12 @@
   when the controller starts, and a DrillSchedule that never drilled reports its
   creation time, so the "no drill in 35 days" alert covers it too.
 
+A drill left running by a controller that stopped is recorded failed (interrupted) by
+the next one, never resumed. Target Ephemeral starts a local control plane where the
+controller runs: it needs the sandbox binaries (BACKUPD_BIN_DIR, see
+backupd.sandbox.binaries), which the controller image does not ship; in a cluster,
+drill into a temporary cluster with target Kubeconfig.
+
 Without the controller: a cron entry running `backupctl drill run` (see
 backupd.drill.store) does the same, without the metrics.
 """
@@ -99,9 +105,19 @@ class DrillSchedules:
             self._known[name] = key
         if first:
             self._metrics_from_status(obj)
+            self._interrupted(obj)
         if changed:
             self.sync(obj)
         self._maybe_run_now(obj)
+
+    def _interrupted(self, obj: JSON) -> None:
+        """A drill a stopped controller left running is a failed drill; never resumed."""
+        running = (obj.get("status") or {}).get("running")
+        with self._lock:
+            ours = obj["metadata"]["name"] in self._running
+        if running and not ours:
+            reason = "interrupted: the controller stopped while it ran; it is not resumed"
+            self._failed_to_run(obj, str(running), reason)
 
     def _maybe_run_now(self, obj: JSON) -> None:
         name = obj["metadata"]["name"]

@@ -163,6 +163,9 @@ def test_a_drill_that_cannot_run_is_a_failed_drill_and_the_metrics_survive_a_res
         assert "DrillFailed" in reasons
     finally:
         controller.stop()
+    # as if a controller had stopped in the middle of a drill
+    left = "never-backed-up-20261101030000"
+    ctl.res.patch_status("drillschedules", "never-backed-up", {"running": left})
     again = ctl.controller("b").start()  # a new process: the result comes from status
     try:
 
@@ -172,6 +175,8 @@ def test_a_drill_that_cannot_run_is_a_failed_drill_and_the_metrics_survive_a_res
             )
 
         assert wait_for("the result restored from status", restored, 30)
+        status = finished(ctl, "never-backed-up", timeout=30)["status"]
+        assert status["lastDrill"] == left and "interrupted" in status["lastProblems"][0]
         assert _runs(ctl, "never-backed-up") == 1  # the old run-now value is not run again
     finally:
         again.stop()
