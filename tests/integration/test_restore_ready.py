@@ -12,7 +12,7 @@ import pytest
 from kubernetes import client
 
 from backupd.sandbox.cluster import Sandbox
-from tests.fixtures.cli import backupctl
+from tests.fixtures.cli import backupctl, error_line
 from tests.fixtures.waiting import eventually
 from tests.integration.restore_support import (
     apply,
@@ -89,11 +89,11 @@ def test_a_restored_app_is_completed_once_every_workload_is_ready(
     delete_namespace(kube, namespace)
 
     code, out, err = restore(
-        cluster.kubeconfig, url, "back", "--from-backup", "shop", "--wait-ready",
-        "--ready-timeout", "90s",
-    )  # fmt: skip
+        cluster.kubeconfig, url, "back", "--from-backup", "shop", "--wait-ready"
+    )
 
     assert code == 0, err
+    assert out["spec"]["waitReady"] == "10m"  # the default; it ends as soon as all are ready
     assert out["status"]["phase"] == "Completed"
     found = workloads(out)
     for key in [
@@ -151,6 +151,14 @@ def test_a_deployment_whose_pods_are_refused_by_a_quota_is_partially_failed_nami
         assert "no" in row and "quota" in row
     finally:
         client.CoreV1Api(kube).delete_namespace(target)
+
+
+def test_a_ready_timeout_that_is_no_duration_is_one_error_line(tmp_path: Path) -> None:
+    res = backupctl(
+        "restore", "create", "--from-backup", "x", "--ready-timeout", "soon",
+        "--location", (tmp_path / "location").as_uri(),
+    )  # fmt: skip
+    assert error_line(res) == "error: invalid duration 'soon': use e.g. 720h, 30d, 1h30m"
 
 
 def test_a_missing_priority_class_is_named_when_the_pods_cannot_start(
