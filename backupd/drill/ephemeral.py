@@ -12,7 +12,8 @@ once; a second signal during teardown is ignored, so a impatient Ctrl-C cannot l
 half of it behind. Teardown stops every component's process group (SIGTERM, then
 SIGKILL) and removes the directory. The components also die with this process if it
 is killed outright (they are started with PR_SET_PDEATHSIG); only the directory is
-then left, in $TMPDIR, named backupd-drill-*.
+then left, in $TMPDIR, named backupd-drill-*, and the next ephemeral drill removes it
+(`sweep_stale`: every component recorded in it is gone).
 
 Signal handlers can only be set from the main thread: elsewhere (the controller's
 workers) teardown still runs, and the caller's own shutdown sets `cancel`.
@@ -21,11 +22,13 @@ workers) teardown still runs, and the caller's own shutdown sets `cancel`.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,12 +37,13 @@ from typing import Any
 
 from backupd.api.progress import Cancel
 from backupd.cluster.client import KubeClient
-from backupd.sandbox.cluster import Sandbox
+from backupd.sandbox.cluster import STATE_FILE, Sandbox
 from backupd.sandbox.processes import pid_alive
 
 PREFIX = "backupd-drill-"
 SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 NODES = 1
+STALE_AFTER = 3600.0  # a directory with no record of its components, untouched this long
 
 
 class DrillInterrupted(KeyboardInterrupt):
@@ -110,6 +114,27 @@ def teardown(sandbox: Sandbox, directory: Path) -> None:
         _remove(directory)
 
 
+def sweep_stale(parent: Path, *, older_than: float = STALE_AFTER) -> list[Path]:
+    """Remove what drills killed outright (SIGKILL, a crash) left in `parent`: a
+    backupd-drill-* directory whose components are all gone, or, with no record of
+    them, one untouched for `older_than` seconds. Returns the directories removed."""
+    removed: list[Path] = []
+    for directory in sorted(parent.glob(f"{PREFIX}*")):
+        state = directory / "cluster" / STATE_FILE
+        try:
+            if state.exists():
+                pids = json.loads(state.read_text()).get("pids") or {}
+                stale = not any(pid_alive(int(p)) for p in pids.values())
+            else:
+                stale = time.time() - directory.stat().st_mtime > older_than
+        except (OSError, ValueError, TypeError, AttributeError):
+            continue  # being written or not ours to judge: leave it
+        if stale and directory.is_dir():
+            _remove(directory)
+            removed.append(directory)
+    return removed
+
+
 @contextlib.contextmanager
 def ephemeral_cluster(
     *,
@@ -124,6 +149,7 @@ def ephemeral_cluster(
     sandbox: Sandbox | None = None
     try:
         signals.install()
+        sweep_stale(Path(tempfile.gettempdir()))
         directory = Path(tempfile.mkdtemp(prefix=PREFIX))
         sandbox = Sandbox(directory / "cluster", name="drill", nodes=nodes)
         if on_directory is not None:

@@ -4,10 +4,13 @@ and refusing the backup's own source cluster."""
 from __future__ import annotations
 
 import datetime
+import json
 import os
 import signal
+import subprocess
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,10 +21,11 @@ from backupd.api.drill import DrillProblem, DrillSpec, DrillVerdict, WorkloadRea
 from backupd.api.restore import ItemResult, Outcome
 from backupd.archive.format import IndexEntry
 from backupd.drill import accounting, problems, verdict
-from backupd.drill.ephemeral import DrillInterrupted, TeardownSignals
+from backupd.drill.ephemeral import PREFIX, DrillInterrupted, TeardownSignals, sweep_stale
 from backupd.drill.targets import refuse_source
 from backupd.errors import UserInputError
 from backupd.kinds.references import Reference
+from backupd.sandbox.cluster import STATE_FILE
 from tests.unit.actions.builders import configmap, crd, custom, deployment, entry, namespace
 
 JSON = dict[str, Any]
@@ -243,3 +247,28 @@ def test_the_first_signal_cancels_and_interrupts_and_later_ones_cannot_break_the
 def test_a_ready_timeout_that_is_no_duration_is_refused_in_one_line() -> None:
     with pytest.raises(UserInputError, match="invalid duration 'soon'"):
         DrillSpec(backup_name="nightly-1", ready_timeout="soon")
+
+
+def test_the_next_drill_removes_what_a_killed_one_left_and_nothing_still_running(
+    tmp_path: Path,
+) -> None:
+    def left(name: str, pids: dict[str, int] | None) -> Path:
+        directory = tmp_path / f"{PREFIX}{name}"
+        (directory / "cluster").mkdir(parents=True)
+        if pids is not None:
+            (directory / "cluster" / STATE_FILE).write_text(json.dumps({"pids": pids}))
+        return directory
+
+    dead_pid = subprocess.Popen(["true"])
+    dead_pid.wait()
+    killed = left("killed", {"etcd": dead_pid.pid})
+    running = left("running", {"etcd": os.getpid()})
+    starting = left("starting", None)
+    forgotten = left("forgotten", None)
+    os.utime(forgotten, (time.time() - 7200, time.time() - 7200))
+    other = tmp_path / "not-a-drill"
+    other.mkdir()
+    assert sweep_stale(tmp_path) == [forgotten, killed]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [running.name, starting.name, other.name]
+    )
