@@ -8,6 +8,7 @@ part-way is recorded as Failed (if storage still answers) and never as Completed
 from __future__ import annotations
 
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,6 +47,7 @@ from backupd.storage.location import Location
 from backupd.storage.volumesnapshots import store as store_volume_snapshots
 
 EXCLUDE_LABEL = "backupd.io/exclude"
+CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
 
 
 @dataclass
@@ -219,21 +221,28 @@ def _claimed(
     backup.status.phase = Phase.in_progress
     report.phase(Phase.in_progress, Step.discovering)
 
-    found = discovery.discover(kube)
+    with ThreadPoolExecutor(max_workers=4) as pool:  # independent reads: one round trip
+        asked_ns = pool.submit(kube.get, "/api/v1/namespaces")
+        asked_version = pool.submit(discovery.server_version, kube)
+        asked_id = pool.submit(discovery.cluster_id, kube)
+        asked_crds = pool.submit(kube.get, CRDS)
+        found = discovery.discover(kube)
+        namespaces = {n["metadata"]["name"]: n for n in asked_ns.result()["items"]}
+        cluster = ClusterInfo(
+            version=asked_version.result(), id=asked_id.result(), server=kube.host
+        )
+        crd_names = {crd["metadata"]["name"] for crd in asked_crds.result().get("items", [])}
     resources, skips = backupable(found.resources)
     unknown = res_filter.unknown(found.resources)
     if unknown:
         raise UserInputError(
             f"unknown resource(s): {', '.join(unknown)} (no such API resource in the cluster)"
         )
-    namespaces = {n["metadata"]["name"]: n for n in kube.get("/api/v1/namespaces")["items"]}
     missing = ns_filter.missing(set(namespaces))
     if missing:
         raise UserInputError(f"namespace(s) not found in the cluster: {', '.join(missing)}")
     selected_ns = sorted(n for n in namespaces if ns_filter.matches(n))
-    backup.status.cluster = ClusterInfo(
-        version=discovery.server_version(kube), id=discovery.cluster_id(kube), server=kube.host
-    )
+    backup.status.cluster = cluster
     backup.status.skipped_resources = [
         SkippedResource(resource=s.resource, reason=s.reason) for s in skips
     ]
@@ -261,6 +270,7 @@ def _claimed(
             header=header,
         )
         run = _Run(backup=backup, writer=writer, log=log, report=report, cancel=cancel)
+        run.needs = Needs(crd_names)
         try:
             report.phase(Phase.in_progress, Step.listing)
             _collect(
@@ -328,8 +338,6 @@ def _collect(
     res_filter: ResourceFilter,
 ) -> None:
     spec = run.backup.spec
-    crds = kube.get("/apis/apiextensions.k8s.io/v1/customresourcedefinitions").get("items", [])
-    run.needs = Needs({crd["metadata"]["name"] for crd in crds})
     for pattern in ns_filter.empty_globs(set(namespaces)):
         run.issue("warning", None, f"namespace pattern {pattern!r} matches no namespace")
     run.log.info(f"backing up {len(selected_ns)} namespace(s) with {len(jobs)} paged LISTs")
@@ -353,8 +361,10 @@ def _collect(
     for line in run.listings.lines():
         run.log.info(line)
     ns_res = by_gr["namespaces"]
+    done = run.done
     for ns in selected_ns:
         run.add(ns_res, dict(namespaces[ns]))
+    run.listings.count(ns_res.api_version, "namespaces", "", len(namespaces), run.done - done)
     mode = spec.include_cluster_resources
     if mode is ClusterResources.true:
         for res in (r for r in by_gr.values() if not r.namespaced and r.resource != "namespaces"):
@@ -374,6 +384,8 @@ def _collect(
                 run.issue("error", res, f"cannot list: {e}")
     elif mode is ClusterResources.auto:
         _fetch_dependencies(kube, run, by_gr, res_filter)
+    for line in run.listings.lines():  # namespaces, and cluster-scoped types
+        run.log.info(line)
 
 
 def _where(job: ListJob) -> str:

@@ -253,4 +253,5 @@ def test_logs_say_what_was_listed_per_resource(shop: Shop) -> None:
         n = counts[key]
         assert f"listed {resource} in {ns}: {n} item{'' if n == 1 else 's'}\n" in log
     assert re.search(rf"listed v1 configmaps in {ns}: \d+ items\n", log)
+    assert re.search(r"listed v1 namespaces: \d+ items, 1 taken\n", log), log  # of all
     assert "backup Completed" in log
