@@ -3,6 +3,8 @@
     resolve the backup (by name, or the latest Completed one of a schedule)
     -> download the archive, verifying its sha256 (and every item's)
     -> select, plan (pure) -> apply to the target, tier by tier
+    -> with spec.wait_ready: wait for the restored workloads (restore.readiness); one
+       that was ready in the backup and is not makes it PartiallyFailed
     -> store restores/<name>/results.json, restore.log.gz, restore.json (last)
 
 Nothing is applied before the whole archive has been read and planned, so a corrupt
@@ -260,7 +262,7 @@ def run(
         lines += [volumes.log_line(v, now()) for v in status.volumes]
     if not spec.dry_run:
         run.workloads = readiness.to_watch(run.items, backed_up)
-    if spec.wait_ready and not spec.dry_run and not cancel.is_set():
+    if spec.wait_ready and run.workloads and not spec.dry_run and not cancel.is_set():
         report.phase(Phase.in_progress, Step.waiting)
         timeout = parse_duration(spec.wait_ready).total_seconds()
         waited = readiness.wait_ready(

@@ -35,7 +35,7 @@ from backupd.api.progress import NEVER, SILENT, Cancel, Reporter
 from backupd.api.restore import ItemIssue, ItemResult, Outcome, RestoreStatus
 from backupd.archive.format import IndexEntry
 from backupd.cluster.client import KubeClient
-from backupd.errors import BackupdError, ClusterNotFound
+from backupd.errors import BackupdError, ClusterForbidden, ClusterNotFound
 from backupd.kinds import readiness as rules
 from backupd.kinds.readiness import Verdict
 from backupd.restore import events
@@ -44,6 +44,8 @@ JSON = dict[str, Any]
 Key = tuple[str, str, str, str]  # group, resource, namespace ("" cluster-wide), name
 _WAITED = frozenset({Outcome.created, Outcome.updated, Outcome.unchanged, Outcome.differs})
 _REASON = 400  # characters of a one-line reason
+MANY_NAMESPACES = 5  # more namespaces of one type waiting: one LIST across namespaces
+MAX_POLL = 5.0  # seconds between polls, at most (the interval grows from `poll`)
 _UNSEEN = Verdict(False, "not looked at yet")
 
 
@@ -78,10 +80,12 @@ class Restored:
         was = rules.was_ready(group, kind, backed_up, endpoints, pods)
         return cls(group, version, kind, resource, namespace, name, was)
 
-    def path(self) -> str:
-        """The LIST path of its type in its namespace."""
+    def path(self, namespace: str | None = "") -> str:
+        """The LIST path of its type in its namespace ("", the default), in `namespace`,
+        or (None) across namespaces."""
         base = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
-        where = f"/namespaces/{self.namespace}" if self.namespace else ""
+        namespace = self.namespace if namespace == "" else namespace
+        where = f"/namespaces/{namespace}" if namespace else ""
         return f"{base}{where}/{self.resource}"
 
 
@@ -168,43 +172,86 @@ def _slices(kube: KubeClient, namespace: str) -> dict[str, list[JSON]]:
     return by_service
 
 
+def _listed(kube: KubeClient, paths: list[str]) -> dict[tuple[str, str], JSON]:
+    found: dict[tuple[str, str], JSON] = {}
+    for path in paths:
+        for o in kube.get(path).get("items") or []:
+            meta = o.get("metadata") or {}
+            found[(str(meta.get("namespace") or ""), str(meta.get("name") or ""))] = o
+    return found
+
+
+def _read(kube: KubeClient, states: list[_State]) -> dict[tuple[str, str], JSON] | str:
+    """The live objects of one type by (namespace, name): one LIST per namespace, or
+    one across namespaces when they are many (per namespace again if that is
+    forbidden). A string says why they cannot be read."""
+    first = states[0].item
+    namespaces = sorted({s.item.namespace or "" for s in states})
+    paths = [first.path(ns or None) for ns in namespaces]
+    try:
+        if len(paths) > MANY_NAMESPACES:
+            try:
+                return _listed(kube, [first.path(None)])
+            except ClusterForbidden:
+                pass  # allowed namespace by namespace only
+        return _listed(kube, paths)
+    except ClusterNotFound:
+        return f"{first.resource}.{first.group} is not served (is its CRD restored?)"
+    except BackupdError as e:
+        return f"cannot read it: {e}"
+
+
+class _Around:
+    """The EndpointSlices and Pods of a namespace, each read once per poll ([] when
+    they cannot be read: the Service then waits on)."""
+
+    def __init__(self, kube: KubeClient) -> None:
+        self.kube = kube
+        self.slices: dict[str, dict[str, list[JSON]]] = {}
+        self.pods: dict[str, list[JSON]] = {}
+
+    def endpoints(self, namespace: str, service: str) -> list[JSON]:
+        if namespace not in self.slices:
+            try:
+                self.slices[namespace] = _slices(self.kube, namespace)
+            except BackupdError:
+                self.slices[namespace] = {}
+        return self.slices[namespace].get(service, [])
+
+    def pods_of(self, namespace: str) -> list[JSON]:
+        if namespace not in self.pods:
+            try:
+                got = self.kube.get(f"/api/v1/namespaces/{namespace}/pods").get("items") or []
+            except BackupdError:
+                got = []
+            self.pods[namespace] = got
+        return self.pods[namespace]
+
+
 def _poll(kube: KubeClient, waiting: list[_State], started: float) -> None:
-    """One LIST per (type, namespace) with a workload waiting; update their verdicts."""
-    groups: dict[str, list[_State]] = {}
+    """Read what is waiting, type by type (see _read); update the verdicts."""
+    by_type: dict[tuple[str, str, str], list[_State]] = {}
     for s in waiting:
-        groups.setdefault(s.item.path(), []).append(s)
-    slices: dict[str, dict[str, list[JSON]]] = {}
-    pods: dict[str, list[JSON]] = {}
-    for path, states in groups.items():
-        first = states[0].item
-        try:
-            listed = {_name(o): o for o in kube.get(path).get("items") or []}
-        except ClusterNotFound:
-            why = f"{first.resource}.{first.group} is not served (is its CRD restored?)"
-            for s in states:
-                s.verdict, s.live = Verdict(False, why), None
-            continue
-        except BackupdError as e:
-            for s in states:
-                s.verdict, s.live = Verdict(False, f"cannot read it: {e}"), None
-            continue
+        by_type.setdefault((s.item.group, s.item.version, s.item.resource), []).append(s)
+    around = _Around(kube)
+    for states in by_type.values():
+        found = _read(kube, states)
         for s in states:
-            s.live = listed.get(s.item.name)
+            r = s.item
+            if isinstance(found, str):
+                s.verdict, s.live = Verdict(False, found), None
+                continue
+            s.live = found.get((r.namespace or "", r.name))
             if s.live is None:
                 s.verdict = Verdict(False, "not found in the target (deleted after the restore?)")
                 continue
             endpoints: list[JSON] = []
-            selected: list[JSON] = []
-            if (first.group, first.kind) == ("", "Service") and rules.needs_endpoints(s.live):
-                ns = s.item.namespace or ""
-                if ns not in slices:
-                    slices[ns] = _slices(kube, ns)
-                endpoints = slices[ns].get(s.item.name, [])
+            pods: list[JSON] = []
+            if (r.group, r.kind) == ("", "Service") and rules.needs_endpoints(s.live):
+                endpoints = around.endpoints(r.namespace or "", r.name)
                 if not rules.ready_endpoints(endpoints):
-                    if ns not in pods:
-                        pods[ns] = kube.get(f"/api/v1/namespaces/{ns}/pods").get("items") or []
-                    selected = pods[ns]
-            s.verdict = rules.judge(first.group, first.kind, s.live, endpoints, selected)
+                    pods = around.pods_of(r.namespace or "")
+            s.verdict = rules.judge(r.group, r.kind, s.live, endpoints, pods)
             if s.verdict.ready:
                 s.seconds = round(time.monotonic() - started, 3)
 
@@ -222,6 +269,7 @@ def wait_ready(
     started = time.monotonic()
     deadline = started + timeout
     states = [_State(r) for r in restored]
+    delay = poll
     while True:
         waiting = [s for s in states if not s.verdict.ready]
         if waiting:
@@ -231,7 +279,8 @@ def wait_ready(
             break
         if cancel.is_set() or time.monotonic() >= deadline:
             break
-        time.sleep(max(0.0, min(poll, deadline - time.monotonic())))
+        time.sleep(max(0.0, min(delay, deadline - time.monotonic())))
+        delay = min(delay * 1.5, max(poll, MAX_POLL))
     stuck = [s for s in states if not s.verdict.ready]
     found = _events_of(kube, stuck)
     _blocked(stuck)

@@ -25,11 +25,18 @@ DEPLOYMENTS = "/apis/apps/v1/namespaces/{}/deployments"
 
 
 class Server:
-    """Serves LISTs from `lists` (path -> items); a path in `missing` is 404."""
+    """Serves LISTs from `lists` (path -> items); a path in `missing` is 404, one in
+    `forbidden` 403."""
 
-    def __init__(self, lists: dict[str, list[JSON]], missing: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        lists: dict[str, list[JSON]],
+        missing: tuple[str, ...] = (),
+        forbidden: tuple[str, ...] = (),
+    ) -> None:
         self.lists = lists
         self.missing = missing
+        self.forbidden = forbidden
         self.fake = FakeTransport(*[self.reply] * 500)
         cfg = k8s_client.Configuration()
         cfg.host = "https://api.example:6443"
@@ -39,15 +46,20 @@ class Server:
         path = urlsplit(sent.target).path
         if path in self.missing:
             return status_reply(404, "NotFound", "the server could not find the requested resource")
+        if path in self.forbidden:
+            return status_reply(403, "Forbidden", f"cannot list {path}")
         return json_reply({"items": self.lists.get(path, [])})
 
     def gets(self) -> list[str]:
         return [urlsplit(r.target).path for r in self.fake.requests]
 
 
-def deployment(name: str, available: int, replicas: int = 1, uid: str = "") -> JSON:
+def deployment(
+    name: str, available: int, replicas: int = 1, uid: str = "", namespace: str = "shop"
+) -> JSON:
+    meta = {"name": name, "namespace": namespace, "generation": 1, "uid": uid or f"uid-{name}"}
     return {
-        "metadata": {"name": name, "generation": 1, "uid": uid or f"uid-{name}"},
+        "metadata": meta,
         "spec": {"replicas": replicas},
         "status": {
             "observedGeneration": 1,
@@ -76,7 +88,7 @@ def test_ready_workloads_take_one_list_per_type_and_namespace() -> None:
     server = Server(
         {
             DEPLOYMENTS.format("shop"): [deployment("web", 1), deployment("api", 1)],
-            DEPLOYMENTS.format("blog"): [deployment("web", 1)],
+            DEPLOYMENTS.format("blog"): [deployment("web", 1, namespace="blog")],
         }
     )
     recorder = Recorder()
@@ -256,3 +268,44 @@ def test_a_workload_that_was_not_ready_in_the_backup_either_is_only_a_warning() 
         "not ready: running (it was not ready in the backup either)"
     ]
     assert status.workloads == [stuck, ready]
+
+
+def test_one_type_waiting_in_many_namespaces_is_read_with_one_list_across_them() -> None:
+    namespaces = [f"team-{n}" for n in range(readiness.MANY_NAMESPACES + 1)]
+    everywhere = [deployment("web", 1, namespace=ns) for ns in namespaces]
+    server = Server({"/apis/apps/v1/deployments": everywhere})
+    waited = readiness.wait_ready(
+        server.kube, [restored("web", ns) for ns in namespaces], timeout=5
+    )
+    assert all(w.ready for w in waited)
+    assert server.gets() == ["/apis/apps/v1/deployments"]
+
+
+def test_where_listing_across_namespaces_is_forbidden_each_namespace_is_listed() -> None:
+    namespaces = [f"team-{n}" for n in range(readiness.MANY_NAMESPACES + 1)]
+    lists = {DEPLOYMENTS.format(ns): [deployment("web", 1, namespace=ns)] for ns in namespaces}
+    server = Server(lists, forbidden=("/apis/apps/v1/deployments",))
+    waited = readiness.wait_ready(
+        server.kube, [restored("web", ns) for ns in namespaces], timeout=5
+    )
+    assert all(w.ready for w in waited)
+    assert server.gets() == [
+        "/apis/apps/v1/deployments",
+        *(DEPLOYMENTS.format(ns) for ns in namespaces),
+    ]
+
+
+def test_a_service_waits_on_when_its_endpoints_and_pods_cannot_be_read() -> None:
+    web = {"metadata": {"name": "web", "namespace": "shop"}, "spec": {"selector": {"app": "web"}}}
+    server = Server(
+        {"/api/v1/namespaces/shop/services": [web]},
+        forbidden=(
+            "/apis/discovery.k8s.io/v1/namespaces/shop/endpointslices",
+            "/api/v1/namespaces/shop/pods",
+            "/api/v1/namespaces/shop/events",
+        ),
+    )
+    service = Restored("", "v1", "Service", "services", "shop", "web")
+    (w,) = readiness.wait_ready(server.kube, [service], timeout=0.1, poll=0.05)
+    assert not w.ready
+    assert w.reason == "no ready endpoints: no ready pod matches its selector app=web"
