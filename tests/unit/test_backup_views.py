@@ -12,6 +12,7 @@ import pytest
 
 from backupd.api.backup import Backup, BackupSpec
 from backupd.api.common import ObjectMeta, Phase
+from backupd.api.restore import Restore, RestoreSpec
 from backupd.backup.inspect import (
     ItemChange,
     ItemFilter,
@@ -25,7 +26,7 @@ from backupd.backup.log import Listings, listed_line
 from backupd.backup.lookup import find_item
 from backupd.errors import NotFoundError, UserInputError
 from backupd.restore.normalize import normalize
-from backupd.storage.layout import BackupKeys
+from backupd.storage.layout import BackupKeys, RestoreKeys
 from backupd.storage.location import open_location
 from cli.backup_view import phase_text, relative
 from cli.output import timestamp
@@ -246,3 +247,16 @@ def test_describe_details_of_a_failed_backup_without_index_says_none_is_stored(
     assert res.returncode == 0, res.stderr
     assert "Resource List: none stored (no index)" in res.stdout
     assert "Started:" in res.stdout and "Failure:      connection reset" in res.stdout
+
+
+def test_restore_get_prints_times_in_the_same_zoned_format(tmp_path: Path) -> None:
+    location = open_location((tmp_path / "bucket").as_uri())
+    done = Restore(
+        metadata=ObjectMeta(name="back", creation_timestamp=NOW),
+        spec=RestoreSpec(backup_name="nightly"),
+    )
+    done.status.phase = Phase.completed
+    location.put_bytes(RestoreKeys("back").metadata, json.dumps(done.to_json_dict()).encode())
+    res = backupctl("restore", "get", "--location", location.url)
+    assert res.returncode == 0, res.stderr
+    assert "2026-11-26 12:00:00 UTC" in res.stdout
