@@ -9,16 +9,22 @@ The entry point (stable; `restore create --wait-ready` and the drill call it):
 namespace and name, and `was_ready`: whether it was available in the backup). Build
 them with `Restored.of(...)` or, from a restore's item results, with `to_watch(results,
 backed_up)` where `backed_up` (a `BackedUp`) kept the backup's objects as the archive was
-read. The rules per kind are backupd.kinds.readiness (pure).
+read. The rules per kind are backupd.kinds.readiness (pure). Within a restore, set
+RestoreSpec.wait_ready instead: the engine waits and records the result in
+RestoreStatus.workloads (PartiallyFailed when one that was ready is not); RestoreRun.
+workloads is the list it waited for.
 
-How it polls: one LIST per (type, namespace) that still has a workload not ready (and
-one LIST of EndpointSlices per namespace with a Service waiting), never a GET per
-object. It stops when every workload that was ready in the backup is ready, when
-`timeout` seconds have passed, or when `cancel` is set. `report` hears
-`progress(ready, total)` after each poll. For what is still not ready it reads the
-namespace's Events once: those of the workload, its ReplicaSets and its Pods (quota
-exceeded, forbidden, PriorityClass not found, FailedScheduling, image pull back-off),
-into `events`, and the most telling one into the one-line `reason`.
+How it polls: one LIST per (type, namespace) that still has a workload not ready (one
+across namespaces when a type waits in more than MANY_NAMESPACES), and for a Service
+waiting the EndpointSlices (and, without ready endpoints, the Pods) of its namespace;
+never a GET per object. Polls start `poll` seconds apart and space out to MAX_POLL.
+It stops when every workload that was ready in the backup is ready, when `timeout`
+seconds have passed, or when `cancel` is set; nothing it reads ends it with an error
+(what cannot be read is not ready, and says why). `report` hears `progress(ready,
+total)` after each poll. For what is still not ready it reads each namespace's Events
+once (backupd.restore.events): those of the workload, its ReplicaSets and its Pods
+(quota exceeded, forbidden, PriorityClass not found, FailedScheduling, image pull
+back-off), into `events`, and the most telling one into the one-line `reason`.
 """
 
 from __future__ import annotations
