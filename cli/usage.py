@@ -14,12 +14,17 @@ from typer._click import core
 from typer._click import exceptions as clicked
 from typer.core import TyperGroup
 
-_NO_COMMAND = re.compile(r"No such command '(?P<name>.*)'\.?$")
+_NO_COMMAND = re.compile(r"No such command '(?P<name>[^']*)'\.?( Did you mean .*)?$")
 
 
 def close(word: str, candidates: list[str]) -> list[str]:
-    """Candidates close to `word`: spelling neighbours first, then those containing it."""
-    found = difflib.get_close_matches(word, candidates, n=3, cutoff=0.6)
+    """Candidates close to `word`: the nearest spellings first (those nearly as near as
+    the nearest), then those containing it."""
+    scored = sorted(
+        ((difflib.SequenceMatcher(None, word, c).ratio(), c) for c in candidates), reverse=True
+    )
+    best = scored[0][0] if scored else 0.0
+    found = [c for score, c in scored if score >= max(0.6, best - 0.15)][:3]
     bare = word.lstrip("-")
     if len(bare) >= 3:
         found += [c for c in candidates if bare in c and c not in found]
@@ -47,6 +52,9 @@ def one_line(e: clicked.UsageError) -> str:
     """The error as backupctl prints it (without the `error: ` prefix)."""
     text = e.message if isinstance(e, clicked.NoSuchOption) else e.format_message()
     text = text.replace("Value error, ", "")  # typer's wording of a bad choice
+    unknown = _NO_COMMAND.match(text)
+    if unknown:  # click's own suggestion goes; ours follows, worded as for options
+        text = f"No such command '{unknown['name']}'"
     message = text.rstrip(".")
     suggestions = _suggestion(e)
     if suggestions:
