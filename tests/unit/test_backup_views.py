@@ -30,7 +30,7 @@ from backupd.storage.layout import BackupKeys, RestoreKeys
 from backupd.storage.location import open_location
 from cli.backup_view import phase_text, relative
 from cli.output import timestamp
-from tests.fixtures.cli import backupctl
+from tests.fixtures.cli import backupctl, error_line
 from tests.unit.actions.builders import (
     configmap,
     deployment,
@@ -260,3 +260,9 @@ def test_restore_get_prints_times_in_the_same_zoned_format(tmp_path: Path) -> No
     res = backupctl("restore", "get", "--location", location.url)
     assert res.returncode == 0, res.stderr
     assert "2026-11-26 12:00:00 UTC" in res.stdout
+
+
+@pytest.mark.parametrize("args", [("a", "b", "--live"), ("a",)])
+def test_diff_takes_a_second_backup_or_live_not_both(args: tuple[str, ...], tmp_path: Path) -> None:
+    res = backupctl("backup", "diff", *args, "--location", (tmp_path / "bucket").as_uri())
+    assert error_line(res) == "error: give BACKUP_B or --live (not both)"
