@@ -69,7 +69,9 @@ ControllerNamespaceOption: Any = typer.Option(
 WaitOption: Any = typer.Option(
     True,
     "--wait/--no-wait",
-    help="with --in-cluster: follow the resource until it ends, or print its name and return",
+    help="wait for the final phase (the default). Without --in-cluster backupctl runs the "
+    "work itself and always waits; with it, --wait follows the resource until it ends "
+    "and --no-wait prints its name and returns",
 )
 
 
