@@ -113,11 +113,11 @@ def test_backupctl_install_applies_deploy_and_again_changes_nothing_new(
 ) -> None:
     assert installed.returncode == 0, installed.stderr
     rows = table_rows(installed.stdout)
-    assert len(rows) == 15
+    assert len(rows) == 16
     deployment = admin.get(f"/apis/apps/v1/namespaces/{NS}/deployments/backupd")
     container = deployment["spec"]["template"]["spec"]["containers"][0]
     assert container["args"] == ["run", "--metrics-bind-address=0.0.0.0:8080"]
-    for crd in ("backups", "restores", "schedules", "storagelocations"):
+    for crd in ("backups", "restores", "schedules", "drillschedules", "storagelocations"):
         admin.get(f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{crd}.backupd.io")
     again = backupctl("install", "--kubeconfig", str(cluster.kubeconfig))
     assert again.returncode == 0, again.stderr
