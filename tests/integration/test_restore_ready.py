@@ -14,6 +14,7 @@ from kubernetes import client
 from backupd.sandbox.cluster import Sandbox
 from tests.fixtures.cli import backupctl, error_line
 from tests.fixtures.waiting import eventually
+from tests.fixtures.workloads import WIDGET_GROUP, ensure_widget_crd
 from tests.integration.restore_support import (
     apply,
     backup,
@@ -25,6 +26,14 @@ from tests.integration.restore_support import (
 )
 
 pytestmark = pytest.mark.integration
+
+
+WIDGET = f"""
+apiVersion: {WIDGET_GROUP}/v1
+kind: Widget
+metadata: {{name: blue}}
+spec: {{colour: blue}}
+"""
 
 
 def web(name: str = "web", priority_class: str | None = None) -> str:
@@ -82,6 +91,8 @@ def test_a_restored_app_is_completed_once_every_workload_is_ready(
     url = (tmp_path / "location").as_uri()
     create_shop(cluster.kubeconfig, namespace)
     apply(cluster.kubeconfig, retained_volume(f"{namespace}-data"[:63], namespace, "manual"))
+    ensure_widget_crd(kube)
+    apply(cluster.kubeconfig, WIDGET, namespace)
     wait_shop_running(kube, namespace)
     eventually(lambda: job_complete(kube, namespace, "migrate"), what="the migrate job")
     eventually(lambda: available(kube, namespace, "web"), what="web available")
@@ -103,6 +114,7 @@ def test_a_restored_app_is_completed_once_every_workload_is_ready(
         ("Service", "web"),
         ("Service", "db-headless"),
         ("PersistentVolumeClaim", "data"),
+        ("Widget", "blue"),  # a custom resource: accepted (it reads back)
     ]:
         assert found[key]["ready"], found[key]
         assert found[key]["secondsToReady"] is not None
