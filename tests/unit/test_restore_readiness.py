@@ -17,7 +17,7 @@ from backupd.archive.format import IndexEntry
 from backupd.cluster.client import KubeClient
 from backupd.cluster.fake import FakeTransport, Sent, json_reply, status_reply
 from backupd.cluster.transport import Response
-from backupd.restore import readiness
+from backupd.restore import events, readiness
 from backupd.restore.readiness import BackedUp, Restored
 
 JSON = dict[str, Any]
@@ -309,3 +309,15 @@ def test_a_service_waits_on_when_its_endpoints_and_pods_cannot_be_read() -> None
     (w,) = readiness.wait_ready(server.kube, [service], timeout=0.1, poll=0.05)
     assert not w.ready
     assert w.reason == "no ready endpoints: no ready pod matches its selector app=web"
+
+
+def test_the_most_telling_event_is_why_pods_are_not_made_then_not_scheduled() -> None:
+    said = [
+        "Pod/web-1: FailedScheduling: 0/3 nodes are available",
+        "ReplicaSet/web-5d8f: FailedCreate: Error creating: pods is forbidden: exceeded quota",
+        "Pod/web-1: BackOff: Back-off pulling image",
+    ]
+    assert events.most_telling(said) == said[1]
+    assert events.most_telling([said[0], said[2]]) == said[0]
+    assert events.most_telling([said[2]]) == said[2]
+    assert events.gist(said[1]) == "pods is forbidden: exceeded quota"
