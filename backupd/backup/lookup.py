@@ -20,6 +20,11 @@ def _spelled(kind: str, ref: ItemRef) -> str:
     return f"{kind}/{ref.name}{where}"
 
 
+def _within(ref: ItemRef, namespace: str | None) -> bool:
+    """In `namespace`; -n is ignored for a cluster-scoped item, as kubectl ignores it."""
+    return namespace is None or ref.namespace is None or ref.namespace == namespace
+
+
 def find_item(
     entries: Sequence[IndexEntry], item: str, namespace: str | None, backup: str
 ) -> IndexEntry:
@@ -29,9 +34,7 @@ def find_item(
         raise UserInputError(f"expected TYPE/NAME (e.g. cm/settings), got {item!r}")
     refs = [(e, ItemRef.of(e)) for e in entries]
     of_type = [(e, r) for e, r in refs if r.type_name.matches(kind)]
-    hits = [
-        e for e, r in of_type if r.name == name and (namespace is None or r.namespace == namespace)
-    ]
+    hits = [e for e, r in of_type if r.name == name and _within(r, namespace)]
     if len(hits) == 1:
         return hits[0]
     if hits:

@@ -179,6 +179,7 @@ BACKUP = [
         ("deployments.apps/web", None, ("deployments", "shop", "web")),
         ("deployment.v1.apps/web", None, ("deployments", "shop", "web")),
         ("ns/shop", None, ("namespaces", None, "shop")),
+        ("namespace/shop", "shop", ("namespaces", None, "shop")),  # -n ignored, as kubectl does
     ],
 )
 def test_show_finds_an_item_by_any_kubectl_spelling(
