@@ -52,9 +52,13 @@ def default_name(location: Location, backup: str, at: datetime.datetime) -> str:
     return unused_name(location, unused_name(location, name, "restores"), "drills")
 
 
-def _progress(started: datetime.datetime) -> Callable[[TimelineEntry], None]:
+def _progress() -> Callable[[TimelineEntry], None]:
+    """Each timeline entry as a line on stderr, timed from the drill's start."""
+    first: list[datetime.datetime] = []
+
     def line(entry: TimelineEntry) -> None:
-        at = summary.duration((entry.at - started).total_seconds())
+        first[:] = first or [entry.at]
+        at = summary.duration((entry.at - first[0]).total_seconds())
         err_console.print(
             f"[+{at}] {entry.step}: {summary.clean(entry.message)}",
             highlight=False,
@@ -142,10 +146,9 @@ def run(
         ready_timeout=ready_timeout,
     )
     loc = resolve_location(location, allow_unsigned=allow_unsigned)
-    started = datetime.datetime.now(datetime.UTC)
     if name is None:
         backup = drill_run.choose_backup(loc, spec).metadata.name
-        name = default_name(loc, backup, started)
+        name = default_name(loc, backup, datetime.datetime.now(datetime.UTC))
     cancel = threading.Event()
     with progress_bar("restoring", enabled=output is OutputFormat.table) as update:
         ran = drill_run.run(
@@ -155,7 +158,7 @@ def run(
             report=Callbacks(on_progress=update),
             cancel=cancel,
             i_know=i_know,
-            on_entry=_progress(started),
+            on_entry=_progress(),
         )
     report = ran.report
     if output is OutputFormat.table:

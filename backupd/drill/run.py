@@ -275,6 +275,11 @@ def _drill(
         out.took.restore, out.took.readiness = waited - begun, ended - waited
         out.restored = True
         out.items, out.workloads = ran.items, list(ran.restore.status.workloads)
+        out.notices += [  # the planner's (a namespace created empty ...); every drill shifts
+            w.message
+            for w in ran.restore.status.warnings
+            if w.name is None and not w.message.startswith("lift-and-shift:")
+        ]
         counts = accounting.restore_counts(out.items)
         timeline.add(
             "restore",
