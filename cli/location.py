@@ -28,6 +28,18 @@ PROBE_PREFIX = "backupd-check/"
 _COLUMNS = ["NAME", "URL", "ACCESS MODE", "DEFAULT"]
 
 
+_WIDE = ["FORMAT", "SIGNING KEY", "TRUSTED KEYS", "ENCRYPTION KEY"]
+
+
+def _wide(entry: dict[str, Any]) -> list[Any]:
+    return [
+        entry.get("format") or "backupd",
+        entry.get("signing_key") or "-",
+        len(entry.get("trusted_keys") or []),
+        entry.get("encryption_key") or "-",
+    ]
+
+
 def _row(entry: dict[str, Any]) -> list[Any]:
     return [entry["name"], entry["url"], entry["access_mode"], "*" if entry["default"] else ""]
 
@@ -111,21 +123,19 @@ def get(
     ),
     output: OutputFormat = OutputOption,
 ) -> None:
-    """Show the configured locations."""
+    """Show the configured locations (-o wide: also their format and keys)."""
     config = load_config()
-    if name is not None:
-        one = config.get(name).shown()
-        emit(one, output, lambda: print_table(_COLUMNS, [_row(one)]))
-        return
-    entries = [e.shown() for e in config.locations.values()]
+    chosen = [config.get(name)] if name is not None else list(config.locations.values())
+    entries = [e.shown() for e in chosen]
 
-    def table() -> None:
+    def table(wide: bool = False) -> None:
         if not entries:
             info(f"no locations configured in {config.path}; backups go to {DEFAULT_URL}")
             return
-        print_table(_COLUMNS, [_row(e) for e in entries])
+        columns = [*_COLUMNS, *_WIDE] if wide else _COLUMNS
+        print_table(columns, [_row(e) + (_wide(e) if wide else []) for e in entries])
 
-    emit(entries, output, table)
+    emit(entries[0] if name is not None else entries, output, table, lambda: table(wide=True))
 
 
 @app.command("set-default")

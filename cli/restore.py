@@ -32,7 +32,7 @@ from cli.common import (
     kube_client,
     progress_bar,
 )
-from cli.completion import backup_names, namespaces
+from cli.completion import backup_names, namespaces, restore_names
 from cli.config import resolve_location
 from cli.keysettings import AllowUnsignedOption
 from cli.output import (
@@ -398,11 +398,14 @@ def _row(r: Restore) -> list[Any]:
 
 @app.command()
 def get(
-    name: str = typer.Argument(None, help="one restore (default: all)"),
+    name: str = typer.Argument(
+        None, help="one restore (default: all)", autocompletion=restore_names
+    ),
     location: str = LocationOption,
     output: OutputFormat = OutputOption,
 ) -> None:
-    """List restores recorded in the location."""
+    """List restores recorded in the location (-o wide: also when each ended, the
+    target cluster and namespace mappings)."""
     loc = resolve_location(location, access_mode=AccessMode.ReadOnly)
     if name is not None:
         restores = [records.load_restore(loc, name)]
@@ -421,13 +424,19 @@ def get(
         "STARTED",
     ]
 
-    def table() -> None:
+    def table(wide: bool = False) -> None:
         if not restores:
             info(f"no restores in {loc.url}")
             return
-        print_table(columns, [_row(r) for r in restores])
+        more = ["COMPLETED", "TARGET", "NAMESPACE MAPPINGS"] if wide else []
+        print_table([*columns, *more], [_row(r) + (_wide(r) if wide else []) for r in restores])
 
-    emit(data[0] if name is not None else data, output, table)
+    emit(data[0] if name is not None else data, output, table, lambda: table(wide=True))
+
+
+def _wide(r: Restore) -> list[Any]:
+    mappings = ",".join(f"{a}:{b}" for a, b in r.spec.namespace_mappings.items())
+    return [timestamp(r.status.completion_timestamp), r.status.target_server, mappings or "-"]
 
 
 @app.command()

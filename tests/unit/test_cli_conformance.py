@@ -232,10 +232,17 @@ REFLEXES: dict[str, Reflex] = {
     "backup get -o wide": Reflex(
         ("backup", "get", "-o", "wide"), 0, lambda res, w: _equal("nightly" in res.stdout, True)
     ),
-    "restore get -o wide": Reflex(
+    "restore get -o wide has more columns": Reflex(
         ("restore", "get", "-o", "wide"),
         0,
-        lambda res, w: _equal("nightly-restore" in res.stdout, True),
+        lambda res, w: _equal(
+            ("nightly-restore" in res.stdout, "TARGET" in res.stdout), (True, True)
+        ),
+    ),
+    "location get -o wide has more columns": Reflex(
+        ("location", "get", "-o", "wide"),
+        0,
+        lambda res, w: _equal("SIGNING KEY" in res.stdout, True),
     ),
     # an unsupported -o is an error, never silently YAML
     "backup get -o foo is a usage error": Reflex(
