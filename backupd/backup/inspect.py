@@ -18,7 +18,7 @@ from typing import Any
 from backupd.api.masking import mask_pair
 from backupd.archive.format import IndexEntry
 from backupd.errors import UserInputError
-from backupd.kinds.shortnames import builtin_type
+from backupd.kinds.shortnames import builtin_type, names_builtin
 from backupd.kinds.spellings import TypeName
 
 JSON = dict[str, Any]
@@ -227,8 +227,8 @@ class ItemFilter:
         """A --kind that names no type of the compared items nor a built-in one is a typo."""
         types = {r.type_name for r in refs}
         for spelling in self.kinds:
-            if any(t.matches(spelling) for t in types):
-                continue
+            if names_builtin(spelling) or any(t.matches(spelling) for t in types):
+                continue  # (a built-in type none of the items has: nothing to show)
             known = sorted({n for t in types for n in (t.kind.lower(), t.resource)})
             raise UserInputError(
                 f"--kind {spelling!r} names no type in the compared items"

@@ -156,6 +156,7 @@ def test_diff_filters_by_namespace_and_kind_spelling_and_groups_by_namespace() -
 def test_a_mistyped_kind_is_an_error_naming_the_closest() -> None:
     refs = [ItemRef.of(entry(configmap("a"))), ItemRef.of(entry(deployment("web")))]
     ItemFilter.of(None, ["cm", "deployments.apps"], False).check_kinds(refs)
+    ItemFilter.of(None, ["ingress", "roles.rbac.authorization.k8s.io"], False).check_kinds(refs)
     with pytest.raises(UserInputError, match="did you mean deployment"):
         ItemFilter.of(None, ["deploymnet"], False).check_kinds(refs)
 
