@@ -115,9 +115,18 @@ def choose_backup(location: Location, spec: DrillSpec) -> Backup:
     return engine.resolve_backup(location, chosen, cluster=None)
 
 
+def signature_note(location: Location, backup: Backup) -> str:
+    """What loading the record checked of its signature (backupd.trust.signing)."""
+    if backup.signature is None:
+        return "not signed"
+    if not location.keyring.trusted:
+        return "signed, but the location trusts no key: signature not checked"
+    return f"signature checked (key {backup.signature.key_id})"
+
+
 def _verify(location: Location, backup: Backup, out: _Outcome) -> None:
     found = verify_backup(location, backup, read_data=True)
-    signed = "signed" if backup.signature is not None else "not signed"
+    signed = signature_note(location, backup)
     if found.ok:
         out.verified = True
         out.verify_message = (

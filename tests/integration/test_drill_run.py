@@ -21,12 +21,14 @@ import yaml
 from kubernetes import client
 
 from backupd.api.backup import SCHEDULE_LABEL, BackupSpec
-from backupd.api.drill import DrillReport, DrillTargetKind, DrillVerdict
+from backupd.api.drill import DrillReport, DrillSpec, DrillTargetKind, DrillVerdict
 from backupd.backup import engine as backup_engine
 from backupd.cluster.client import KubeClient
+from backupd.drill import run as drill_run
 from backupd.sandbox.cluster import Sandbox
 from backupd.sandbox.processes import pid_alive
 from backupd.storage.location import open_location
+from backupd.trust.keys import Keyring, generate_signing_key
 from tests.fixtures.cli import backupctl, error_line, kubectl
 from tests.fixtures.clusters import api_client
 from tests.fixtures.waiting import eventually
@@ -240,6 +242,25 @@ def test_a_backup_that_does_not_verify_fails_before_anything_is_restored(
     assert "corrupt" in report.problems[0].message
     assert not (copy / "restores").exists()  # nothing was restored
     assert stored_report(stored, "bad") == report
+
+
+def test_a_signed_backup_is_drilled_with_its_signature_checked(
+    realistic: Stored, cluster: Sandbox, second_cluster: Sandbox, tmp_path: Path
+) -> None:
+    key = generate_signing_key()
+    location = open_location(f"file://{tmp_path / 'store'}")
+    location.keyring = Keyring.build(signing=key)
+    with KubeClient.from_kubeconfig(cluster.kubeconfig) as kube:
+        backup_engine.run(
+            "signed", BackupSpec(included_namespaces=["shop"]), kube=kube, location=location
+        )
+    spec = DrillSpec(backup_name="signed", target=DrillTargetKind.kubeconfig)
+    with KubeClient.from_kubeconfig(second_cluster.kubeconfig) as target:
+        ran = drill_run.run("signed-drill", spec, location=location, kube=target)
+    assert ran.report.passed and ran.report.verified
+    assert ran.report.verify_message is not None
+    assert ran.report.verify_message.startswith(f"signature checked (key {key.key_id}); ")
+    assert ran.stored == f"{location.url.rstrip('/')}/drills/signed-drill/"
 
 
 def children_of(pid: int) -> set[int]:
