@@ -15,7 +15,7 @@ from backupd.cluster.listing import list_pages
 from backupd.errors import BackupdError
 
 PER_NAMESPACE_LIMIT = 3  # list per namespace up to this many, cluster-wide beyond
-LIST_THREADS = 2  # concurrent paged LISTs (the API server does the work in parallel)
+LIST_THREADS = 4  # concurrent paged LISTs: most are small, so their round trips overlap
 
 
 @dataclass(frozen=True)

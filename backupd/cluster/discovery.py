@@ -96,11 +96,14 @@ AGGREGATED = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryLi
 
 
 def _aggregated(kube: KubeClient) -> DiscoveryResult | None:
-    """Discovery in two requests (/api and /apis, aggregated form), or None if unserved."""
+    """Discovery in two concurrent requests (/api and /apis, aggregated form), or None
+    if unserved."""
     resources: list[ApiResource] = []
     failed: dict[str, str] = {}
-    for path in ("/api", "/apis"):
-        doc = kube.request("GET", path, accept=AGGREGATED)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        apis = pool.submit(kube.request, "GET", "/apis", accept=AGGREGATED)
+        docs = [kube.request("GET", "/api", accept=AGGREGATED), apis.result()]
+    for doc in docs:
         if doc.get("kind") != "APIGroupDiscoveryList":
             return None
         for group in doc.get("items", []):
