@@ -3,6 +3,7 @@
     python tests/benchmarks/bench_restore.py                       # 1000 and 10000 objects
     python tests/benchmarks/bench_restore.py --objects 1000 --workers 16 --repeat 3
     python tests/benchmarks/bench_restore.py --kubeconfig K        # an existing cluster
+    python tests/benchmarks/bench_restore.py --latency-ms 2        # 2 ms each way to the API
 
 The manifests (ConfigMaps, Secrets, ServiceAccounts and Services, in one namespace)
 are written once as a backup archive in a file:// location, and as the YAML or
@@ -15,6 +16,9 @@ objects into an empty sandbox of its own (started before its clock starts):
   any client could be here (skip it with --no-floor).
 The order rotates between rounds; medians over the rounds are reported. With
 --kubeconfig every contender shares that cluster, each in a namespace of its own.
+With --latency-ms every contender reaches the API server through the sandbox's
+latency proxy (backupd.sandbox.latency: that delay added in each direction, one
+round trip per new connection), as a remote cluster would be.
 
 CPU accounting (sandbox only): the CPU seconds the client and the sandbox's server
 processes (etcd, kube-apiserver, controller-manager, scheduler, kwok) spend in each
@@ -58,6 +62,7 @@ from backupd.cluster.client import KubeClient  # noqa: E402
 from backupd.restore import engine as restore_engine  # noqa: E402
 from backupd.sandbox import binaries  # noqa: E402
 from backupd.sandbox.cluster import Sandbox  # noqa: E402
+from backupd.sandbox.latency import latency_proxy  # noqa: E402
 from backupd.storage.layout import BackupKeys  # noqa: E402
 from backupd.storage.location import open_location  # noqa: E402
 from tests.fixtures.archives import add_object  # noqa: E402
@@ -206,20 +211,27 @@ def floor_create(floor: Path, kubeconfig: Path, ndjson: Path, workers: int, n: i
     assert report["errors"] == 0 and report["created"] == n + 1, out.stderr[-500:]
 
 
+LATENCY_MS = [0.0]  # set from --latency-ms
+
+
 @contextlib.contextmanager
 def empty_cluster(kubeconfig: Path | None) -> Iterator[tuple[Path, Cpu]]:
-    """A fresh sandbox (or the given cluster), and CPU accounting for its servers."""
-    if kubeconfig is not None:
-        yield kubeconfig, Cpu({})
-        return
-    with (
-        tempfile.TemporaryDirectory(prefix="bench-sandbox-") as tmp,
-        Sandbox(Path(tmp) / "sandbox", name="bench") as box,
-    ):
-        assert box.state is not None
-        cpu = Cpu(dict(box.state.pids))
-        cpu.settle()
-        yield box.kubeconfig, cpu
+    """A fresh sandbox (or the given cluster), and CPU accounting for its servers;
+    through the latency proxy with --latency-ms."""
+    with contextlib.ExitStack() as stack:
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-sandbox-")))
+        if kubeconfig is not None:
+            cpu = Cpu({})
+        else:
+            box = stack.enter_context(Sandbox(tmp / "sandbox", name="bench"))
+            assert box.state is not None
+            kubeconfig, cpu = box.kubeconfig, Cpu(dict(box.state.pids))
+            cpu.settle()
+        if LATENCY_MS[0] > 0:
+            kubeconfig = stack.enter_context(
+                latency_proxy(kubeconfig, LATENCY_MS[0], tmp / "proxy")
+            ).kubeconfig
+        yield kubeconfig, cpu
 
 
 def run_contender(
@@ -288,6 +300,7 @@ def bench(n: int, kubeconfig: Path | None, workers: int, repeat: int, floor: Pat
         "objects": n,
         "mix": ",".join(f"{r}={share:.0%}" for _, r, share in MIX),
         "workers": workers,
+        "latency_ms": LATENCY_MS[0],
         "rounds": repeat,
         "restore_s": round(restore_s, 2),
         "kubectl_create_s": round(kubectl_s, 2),
@@ -323,8 +336,12 @@ def main() -> None:
     parser.add_argument("--no-floor", action="store_true", help="skip the Go client-go floor")
     parser.add_argument("--kubeconfig", type=Path, help="use this cluster instead of a sandbox")
     parser.add_argument("--mix", default=DEFAULT_MIX, help=f"resource=share,... ({DEFAULT_MIX})")
+    parser.add_argument(
+        "--latency-ms", type=float, default=0.0, help="API latency each way (latency proxy)"
+    )
     args = parser.parse_args()
     MIX[:] = parse_mix(args.mix)
+    LATENCY_MS[0] = args.latency_ms
     floor = None if args.no_floor else binaries.ensure_package("kubernetes", "createfloor")
     for n in args.objects:
         result = bench(n, args.kubeconfig, args.workers, args.repeat, floor)
