@@ -15,6 +15,14 @@ from backupd.sandbox.cluster import Sandbox
 from tests.fixtures.cli import backupctl, error_line
 from tests.fixtures.waiting import eventually
 from tests.fixtures.workloads import WIDGET_GROUP, ensure_widget_crd
+from tests.integration.controller_support import (
+    Env,
+    allow_restoring,
+    ctl_fixture,
+    location,
+    phases,
+    wait_final,
+)
 from tests.integration.restore_support import (
     apply,
     backup,
@@ -68,7 +76,9 @@ def job_complete(api: client.ApiClient, namespace: str, name: str) -> bool:
 
 
 def workloads(output: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
-    status = output.get("restore", output)["status"]
+    """A restore's (or its status's) workloads by (kind, name)."""
+    restore = output.get("restore", output)
+    status = restore.get("status", restore)
     return {(w["kind"], w["name"]): w for w in status["workloads"]}
 
 
@@ -201,3 +211,40 @@ def test_a_missing_priority_class_is_named_when_the_pods_cannot_start(
     api = next(w for w in status["workloads"] if w["kind"] == "Deployment")
     assert api["ready"] is False
     assert priority in api["reason"]
+
+
+ctl = ctl_fixture()
+
+
+def test_a_restore_resource_with_wait_ready_records_its_workloads_through_the_controller(
+    ctl: Env, kube: client.ApiClient, namespace: str
+) -> None:
+    apply(ctl.box.kubeconfig, web(), namespace)
+    eventually(lambda: available(kube, namespace, "web"), what="web available")
+    target = f"{namespace[:55]}-quota"
+    zero_pod_quota(kube, target)
+    location(ctl.res, "main", f"file://{ctl.tmp / 'store'}")
+    with allow_restoring(ctl.admin):
+        c = ctl.controller().start()
+        try:
+            ctl.res.create(
+                "backups",
+                {"metadata": {"name": "app"}, "spec": {"includedNamespaces": [namespace]}},
+            )
+            assert phases([wait_final(ctl.res, "backups", "app")]) == ["Completed"]
+            spec = {
+                "backupName": "app",
+                "namespaceMappings": {namespace: target},
+                "waitReady": "8s",
+            }
+            ctl.res.create("restores", {"metadata": {"name": "app-q"}, "spec": spec})
+            status = wait_final(ctl.res, "restores", "app-q")["status"]
+        finally:
+            c.stop()
+            client.CoreV1Api(kube).delete_namespace(target)
+    assert status["phase"] == "PartiallyFailed", status
+    deployment = workloads(status)[("Deployment", "web")]
+    assert deployment["ready"] is False and "quota" in deployment["reason"]
+    assert any(
+        e.get("resource") == "deployment" and "quota" in e["message"] for e in status["errors"]
+    )
