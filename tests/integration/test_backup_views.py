@@ -13,6 +13,7 @@ import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from kubernetes import client
@@ -20,7 +21,7 @@ from kubernetes import client
 from backupd.sandbox.cluster import Sandbox
 from tests.fixtures.cli import backupctl, error_line
 from tests.fixtures.clusters import api_client
-from tests.fixtures.workloads import configmap
+from tests.fixtures.workloads import configmap, seed_realistic_namespace
 from tests.integration.restore_support import create_shop, wait_shop_running
 
 pytestmark = pytest.mark.integration
@@ -255,3 +256,29 @@ def test_logs_say_what_was_listed_per_resource(shop: Shop) -> None:
     assert re.search(rf"listed v1 configmaps in {ns}: \d+ items\n", log)
     assert re.search(r"listed v1 namespaces: \d+ items, 1 taken\n", log), log  # of all
     assert "backup Completed" in log
+
+
+def test_diff_live_right_after_a_backup_of_a_realistic_namespace_shows_nothing(
+    cluster: Sandbox, kube: client.ApiClient, namespace: str, tmp_path: Path
+) -> None:
+    """Normalised as a restore compares, nothing the cluster does on its own (status,
+    resourceVersion, controllers' annotations) reads as a change: a PVC bound to its
+    PV, an HPA, a CronJob, an Ingress, custom resources and their CRD."""
+    seed_realistic_namespace(kube, namespace)
+    env = {
+        "KUBECONFIG": str(cluster.kubeconfig),
+        "BACKUPD_CONFIG": str(tmp_path / "config.yaml"),
+        "BACKUPD_LOCATION": (tmp_path / "store").as_uri(),
+    }
+    made = backupctl("backup", "create", "now", "--include-namespaces", namespace, env=env)
+    assert made.returncode == 0, made.stderr
+    res = backupctl("backup", "diff", "now", "--live", "-o", "json", env=env)
+    assert res.returncode == 0, res.stderr
+    d = json.loads(res.stdout)
+    owned = {"pods", "replicasets.apps", "endpointslices.discovery.k8s.io", "endpoints"}
+    churn = [
+        c
+        for c in d["added"] + d["removed"] + [c["item"] for c in d["changed"]]
+        if c.split("/")[0] not in owned
+    ]
+    assert churn == [], d
