@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import typer
-import yaml
 
 from backupd.api.backup import Backup, ClusterResources
 from backupd.api.common import Phase, parse_duration
@@ -446,19 +445,20 @@ def show(
     ),
     allow_unsigned: bool = AllowUnsignedOption,
     location: str = LocationOption,
-    output: OutputFormat = typer.Option(OutputFormat.yaml, "-o", "--output", help="yaml or json"),
+    output: OutputFormat = typer.Option(
+        OutputFormat.yaml, "-o", "--output", metavar="FORMAT", help="yaml (default), json or name"
+    ),
 ) -> None:
     """Print one object as it was in the backup, apiVersion and kind first (Secret
     values masked); an item not in the backup is an error naming the closest ones."""
+    if output in (OutputFormat.table, OutputFormat.wide):
+        raise UserInputError(f"-o {output.value}: one object prints as yaml, json or name")
     loc = resolve_location(location, access_mode="ReadOnly", allow_unsigned=allow_unsigned)
     with stored.opened(loc, stored.load(loc, backup_name)) as opened:
         entry = find_item(opened.entries, item, namespace, backup_name)
         read = mask_secret(opened.reader.read(entry.path))
     obj = {"apiVersion": entry.api_version, "kind": entry.kind, **read}
-    if output is OutputFormat.json:
-        emit(obj, output, lambda: None)
-    else:
-        sys.stdout.write(yaml.safe_dump(obj, sort_keys=False))
+    emit(obj, output, lambda: None)
 
 
 @app.command()

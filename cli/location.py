@@ -232,7 +232,7 @@ def check(
     output: OutputFormat = OutputOption,
 ) -> None:
     """Prove a location works: write, read, list and delete a probe object."""
-    location = resolve_location(name_or_url)
+    location = resolve_location(name_or_url, announce=False)  # it says which below
     live = output is OutputFormat.table
     if live:
         console.print(f"checking {location.url} ({location.access_mode.value})", highlight=False)
@@ -262,7 +262,7 @@ def download(
 ) -> None:
     """Copy one object, as stored, to a new local file (0600), verifying its sha256 if
     given; an existing file is kept unless --force."""
-    location = resolve_location(name_or_url, access_mode=AccessMode.ReadOnly)
+    location = resolve_location(name_or_url, access_mode=AccessMode.ReadOnly, announce=False)
     size = sealing.save(lambda: location.get(key, sha256=sha256), dest, force=force)
     data = {"key": key, "path": str(dest), "size": size, "verified": sha256 is not None}
     emit(data, output, lambda: info(f"{key} -> {dest} ({size} bytes)"))

@@ -248,6 +248,11 @@ REFLEXES: dict[str, Reflex] = {
     "backup get -o foo is a usage error": Reflex(
         ("backup", "get", "-o", "foo"), 2, lambda res, w: one_error(res, "'foo' is not one of")
     ),
+    "backup show -o wide is an error, not YAML": Reflex(
+        ("backup", "show", "nightly", "cm/settings", "-o", "wide"),
+        2,
+        lambda res, w: one_error(res, "-o wide", "yaml, json or name"),
+    ),
     "location get -o foo is a usage error": Reflex(
         ("location", "get", "-o", "foo"), 2, lambda res, w: one_error(res, "'foo' is not one of")
     ),
