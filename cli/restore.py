@@ -118,7 +118,7 @@ def _plan_table(restore: Restore, items: list[ItemResult], *, changes_only: bool
 def _summary(restore: Restore, *, diffs: bool = True) -> None:
     s = restore.status
     if restore.spec.dry_run:  # nothing ran: a plan, never "Completed"
-        line = f"Plan (dry run of backup {s.backup_name}): {_plan_counts(restore)}"
+        line = f"Plan: {_plan_counts(restore)} (dry run of backup {s.backup_name}: nothing changed)"
     else:
         line = (
             f"restore {restore.metadata.name} {s.phase.value} from backup {s.backup_name}: "
