@@ -15,7 +15,7 @@ from backupd.api.common import Phase, parse_duration
 from backupd.api.masking import mask_secret
 from backupd.backup import engine, stored
 from backupd.backup import verify as verifying
-from backupd.backup.inspect import ItemFilter, resource_list
+from backupd.backup.inspect import ItemFilter
 from backupd.backup.lookup import find_item
 from backupd.cluster import identity
 from backupd.errors import ArchiveError, BackupdError, NotFoundError, UserInputError
@@ -323,8 +323,7 @@ def describe(
     backup = stored.load(loc, name)
     data = backup.to_json_dict()
     volumes = volumesnapshots.load(loc, backup) if details else None
-    indexed = details and backup.status.index is not None  # a Failed backup may have none
-    items = resource_list(stored.load_index(loc, backup).entries) if indexed else None
+    items = backup_view.item_list(loc, backup) if details else None
     if not details:
         data["status"].pop("resourceCounts", None)  # type: ignore[attr-defined]
         data["status"].pop("namespaceCounts", None)  # type: ignore[attr-defined]

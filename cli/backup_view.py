@@ -11,7 +11,10 @@ from rich.text import Text
 from backupd.api.backup import Backup, ClusterInfo
 from backupd.api.common import Phase
 from backupd.api.snapshots import VolumeSnapshots
+from backupd.backup import stored
+from backupd.backup.inspect import resource_list
 from backupd.errors import NotFoundError
+from backupd.storage.location import Location
 from backupd.storage.records import NoBackupChosen
 from cli.output import console, print_table
 from cli.output import timestamp as _ts
@@ -190,6 +193,15 @@ def print_description(
             console.print("[bold]Resource List:[/] none stored (no index)", highlight=False)
         if volumes is not None:
             print_volumes(volumes)
+
+
+def item_list(loc: Location, b: Backup) -> dict[str, list[str]] | None:
+    """Every object of the backup by apiVersion/Kind (backupd.backup.inspect), or None
+    when it stores no index (it Failed before one was written)."""
+    try:
+        return resource_list(stored.load_index(loc, b).entries)
+    except NotFoundError:
+        return None
 
 
 def print_items(items: dict[str, list[str]]) -> None:
