@@ -302,6 +302,10 @@ def get(
         [b.to_json_dict() for b in backups],
         output,
         lambda: print_table(backup_view.COLUMNS, [backup_view.row(b) for b in backups]),
+        lambda: print_table(
+            [*backup_view.COLUMNS, *backup_view.WIDE],
+            [[*backup_view.row(b), *backup_view.wide_row(b)] for b in backups],
+        ),
     )
 
 

@@ -89,6 +89,20 @@ COLUMNS = [
 ]
 
 
+# -o wide: how long it kept, how long it took, and whether it is sealed
+WIDE = ["TTL", "DURATION", "ENCRYPTED", "SIGNED"]
+
+
+def wide_row(b: Backup) -> list[str]:
+    st = b.status
+    took = (
+        f"{(st.completion_timestamp - st.start_timestamp).total_seconds():.1f}s"
+        if st.start_timestamp and st.completion_timestamp
+        else "-"
+    )
+    return [b.spec.ttl, took, "yes" if st.encryption else "no", "yes" if b.signature else "no"]
+
+
 def cluster(info: ClusterInfo) -> str:
     """`<uid prefix>@<host:port>`: short, and enough to tell a bucket's clusters apart."""
     try:

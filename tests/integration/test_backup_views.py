@@ -102,6 +102,9 @@ def test_get_shows_scope_location_and_expiry_as_an_age_uncoloured_in_a_pipe(shop
     assert re.search(r"\b29d\b", row), row  # --ttl 720h, a moment ago
     assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", row), row
     assert not ANSI.search(text)
+    wide_header, wide_row = shop.ok("backup", "get", "before", "-o", "wide").splitlines()[:2]
+    assert wide_header.split()[-4:] == ["TTL", "DURATION", "ENCRYPTED", "SIGNED"]
+    assert wide_row.split()[-4] == "720h" and wide_row.split()[-2:] == ["no", "no"]
 
 
 def test_get_colours_the_status_on_a_terminal(shop: Shop) -> None:
