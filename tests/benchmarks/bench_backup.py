@@ -1,15 +1,19 @@
 """Backup speed and memory against a raw paged LIST of the same objects, in one run.
 
     python tests/benchmarks/bench_backup.py --sizes 1000 10000 50000
+    python tests/benchmarks/bench_backup.py --sizes 10000 100000 --repeat 1 --restore
 
 For each N it starts a fresh sandbox, seeds N objects (40% ConfigMaps, 40% Secrets,
 20% Deployments with 0 replicas, across N/1000 namespaces), then, each in a fresh
 child process and in alternating order (--repeat times):
 - the floor: a paged LIST (limit 500) of every type that holds items, read and
   parsed as JSON, through the same HTTP client;
-- the backup of the same namespaces to a local directory.
-It reports the median times, their ratio, and each child's peak RSS.
-Targets (issue 4): backup <= 1.5x the LIST; backup peak RSS < 250 MB at 50k, flat in N.
+- the backup of the same namespaces to a local directory, by the engine in-process;
+- the same backup by the CLI (`backupctl backup create`, start-up included).
+It reports the median times, their ratio, and each child's peak RSS. With --restore,
+the last backup of each size is restored into an empty sandbox (engine in a child).
+Targets (issue 15): backup of 1k <= 1.5x the LIST; 100k backed up in <= 60 s with
+peak RSS < 250 MB, flat from 10k to 100k.
 """
 
 from __future__ import annotations
@@ -79,6 +83,51 @@ print(json.dumps({"seconds": elapsed, "items": b.status.progress.items_backed_up
 )
 
 
+_CHILD_RESTORE = (
+    _PEAK
+    + """
+import json, sys, time
+from backupd.api.restore import RestoreSpec
+from backupd.restore import engine as restore_engine
+from backupd.cluster.client import KubeClient
+from backupd.storage.location import open_location
+kube = KubeClient.from_kubeconfig(sys.argv[1])
+loc = open_location("file://" + sys.argv[2])
+started = time.monotonic()
+r = restore_engine.run("r-" + sys.argv[3], RestoreSpec(backup_name=sys.argv[3]), kube=kube, location=loc)
+elapsed = time.monotonic() - started
+print(json.dumps({"seconds": elapsed, "phase": r.restore.status.phase, "rss_mb": peak_rss_mb()}))
+"""
+)
+
+
+def cli_backup(kubeconfig: Path, store: Path, name: str) -> dict[str, float]:
+    """`backupctl backup create` as a user runs it: wall time from the parent, start-up included."""
+    started = time.monotonic()
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cli",
+            "backup",
+            "create",
+            name,
+            "--include-namespaces",
+            "bench-*",
+            "--location",
+            f"file://{store}",
+            "--kubeconfig",
+            str(kubeconfig),
+            "-o",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return {"seconds": time.monotonic() - started}
+
+
 def seed(kube: KubeClient, n: int) -> None:
     namespaces = max(1, n // 1000)
     for i in range(namespaces):
@@ -140,42 +189,49 @@ def wait_for_replicasets(kube: KubeClient, want: int, timeout: float = 600) -> N
         time.sleep(2)
 
 
-def run_size(n: int, repeat: int, work: Path) -> dict[str, float]:
+def run_size(n: int, repeat: int, work: Path, restore: bool) -> dict[str, float]:
     with Sandbox(work / f"box-{n}", name=f"bench-{n}") as box:
         kube = KubeClient.from_kubeconfig(box.kubeconfig)
         t = time.monotonic()
         seed(kube, n)
         wait_for_replicasets(kube, n // 5)  # the controller's ReplicaSets are part of the data
         seeded_s = time.monotonic() - t
-        lists, backups = [], []
+        lists, backups, clis = [], [], []
+        store = work / f"store-{n}"
         for r in range(repeat):
-            order = ["list", "backup"] if r % 2 == 0 else ["backup", "list"]
+            order = ["list", "backup", "cli"][r % 3 :] + ["list", "backup", "cli"][: r % 3]
             for what in order:
                 if what == "list":
                     lists.append(child(_CHILD_LIST, str(box.kubeconfig)))
+                elif what == "cli":
+                    clis.append(cli_backup(box.kubeconfig, store, f"c{n}-{r}"))
                 else:
                     backups.append(
-                        child(
-                            _CHILD_BACKUP,
-                            str(box.kubeconfig),
-                            str(work / f"store-{n}"),
-                            f"b{n}-{r}",
-                        )
+                        child(_CHILD_BACKUP, str(box.kubeconfig), str(store), f"b{n}-{r}")
                     )
         list_s = statistics.median(x["seconds"] for x in lists)
         backup_s = statistics.median(x["seconds"] for x in backups)
-        return {
-            "n": n,
-            "seed_s": seeded_s,
-            "items_listed": lists[0]["items"],
-            "items_backed_up": backups[0]["items"],
-            "list_s": list_s,
-            "backup_s": backup_s,
-            "ratio": backup_s / list_s,
-            "list_rss_mb": max(x["rss_mb"] for x in lists),
-            "backup_rss_mb": max(x["rss_mb"] for x in backups),
-            "archive_mb": backups[0]["archive_bytes"] / 1e6,
-        }
+        cli_s = statistics.median(x["seconds"] for x in clis)
+    restored: dict[str, float] = {}
+    if restore:
+        with Sandbox(work / f"target-{n}", name=f"target-{n}") as target:
+            restored = child(_CHILD_RESTORE, str(target.kubeconfig), str(store), f"b{n}-0")
+    return {
+        "n": n,
+        "seed_s": seeded_s,
+        "items_listed": lists[0]["items"],
+        "items_backed_up": backups[0]["items"],
+        "list_s": list_s,
+        "backup_s": backup_s,
+        "ratio": backup_s / list_s,
+        "cli_s": cli_s,
+        "cli_ratio": cli_s / list_s,
+        "list_rss_mb": max(x["rss_mb"] for x in lists),
+        "backup_rss_mb": max(x["rss_mb"] for x in backups),
+        "archive_mb": backups[0]["archive_bytes"] / 1e6,
+        "restore_s": restored.get("seconds", 0.0),
+        "restore_rss_mb": restored.get("rss_mb", 0.0),
+    }
 
 
 def main() -> None:
@@ -184,21 +240,24 @@ def main() -> None:
     )
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--restore", action="store_true", help="restore into an empty sandbox")
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-backup-") as tmp:
         for n in args.sizes:
-            row = run_size(n, args.repeat, Path(tmp))
+            row = run_size(n, args.repeat, Path(tmp), args.restore)
             rows.append(row)
             print(json.dumps(row), flush=True)
     print()
     print(
-        f"{'N':>7} {'items':>7} {'LIST s':>8} {'backup s':>9} {'ratio':>6} {'LIST RSS':>9} {'backup RSS':>11} {'archive':>8}"
+        f"{'N':>7} {'items':>7} {'LIST s':>8} {'backup s':>9} {'ratio':>6} {'CLI s':>6} "
+        f"{'LIST RSS':>9} {'backup RSS':>11} {'archive':>8} {'restore s':>9}"
     )
     for r in rows:
         print(
-            f"{r['n']:>7} {r['items_backed_up']:>7.0f} {r['list_s']:>8.2f} {r['backup_s']:>9.2f} {r['ratio']:>6.2f} "
-            f"{r['list_rss_mb']:>7.0f}MB {r['backup_rss_mb']:>9.0f}MB {r['archive_mb']:>6.1f}MB"
+            f"{r['n']:>7} {r['items_backed_up']:>7.0f} {r['list_s']:>8.2f} {r['backup_s']:>9.2f} "
+            f"{r['ratio']:>6.2f} {r['cli_s']:>6.2f} {r['list_rss_mb']:>7.0f}MB "
+            f"{r['backup_rss_mb']:>9.0f}MB {r['archive_mb']:>6.1f}MB {r['restore_s']:>9.1f}"
         )
 
 
