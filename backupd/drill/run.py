@@ -69,18 +69,24 @@ class _Timeline:
 
 
 class _Marks:
-    """A Reporter passing everything on, noting when the restore starts waiting."""
+    """A Reporter passing everything on, noting when the restore starts waiting for
+    readiness (and telling `on_waiting` how many items it applied)."""
 
-    def __init__(self, inner: Reporter) -> None:
+    def __init__(self, inner: Reporter, on_waiting: Callable[[int], None]) -> None:
         self.inner = inner
+        self.on_waiting = on_waiting
         self.waiting_at: float | None = None
+        self.applied = 0
 
     def phase(self, phase: Phase, step: Step) -> None:
         if step is Step.waiting and self.waiting_at is None:
             self.waiting_at = time.monotonic()
+            self.on_waiting(self.applied)
         self.inner.phase(phase, step)
 
     def progress(self, done: int, total: int) -> None:
+        if self.waiting_at is None:
+            self.applied = done
         self.inner.progress(done, total)
 
     def warning(self, message: str) -> None:
@@ -268,7 +274,12 @@ def _drill(
         out.took.cluster = target.started_seconds
         out.target_server = target.kube.host
         timeline.add("cluster", f"restoring into {target.cluster.describe()}")
-        marks = _Marks(report)
+        marks = _Marks(
+            report,
+            lambda n: timeline.add(
+                "restore", f"{n} items restored; waiting up to {spec.ready_timeout} for readiness"
+            ),
+        )
         begun = time.monotonic()
         try:
             ran = _restore(
@@ -289,14 +300,14 @@ def _drill(
             for w in ran.restore.status.warnings
             if w.name is None and not w.message.startswith("lift-and-shift:")
         ]
+        ready = sum(w.ready for w in out.workloads)
+        timeline.add("readiness", f"{ready}/{len(out.workloads)} workloads ready")
         counts = accounting.restore_counts(out.items)
         timeline.add(
             "restore",
             f"restore {name} {ran.restore.status.phase.value}: "
             + ", ".join(f"{n} {o}" for o, n in counts.items()),
         )
-        ready = sum(w.ready for w in out.workloads)
-        timeline.add("readiness", f"{ready}/{len(out.workloads)} workloads ready")
         if cancel.is_set():
             out.problems.append(DrillProblem(message="the drill was cancelled"))
         _findings(location, backup, target.kube, out)

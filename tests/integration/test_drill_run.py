@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -160,9 +161,17 @@ def test_the_table_output_says_the_verdict_rto_rpo_and_where_the_report_is(
     assert lines[-1].startswith(f"report: {realistic.url}/drills/table-view/")
 
 
-def test_a_backup_lacking_the_crd_and_a_priority_class_fails_naming_them_and_what_they_block(
-    cluster: Sandbox, second_cluster: Sandbox, tmp_path: Path
-) -> None:
+@dataclass
+class Lacking:
+    stored: Stored
+    namespace: str
+    priority_class: str
+    group: str
+
+
+@pytest.fixture(scope="module")
+def lacking(cluster: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Lacking:
+    """A backup of a running app whose PriorityClass and CRD were excluded."""
     u = uuid.uuid4().hex[:5]
     ns, high, group = f"drill-lacking-{u}", f"high-{u}", f"drill{u}.example.com"
     kubectl(cluster.kubeconfig, "create", "namespace", ns)
@@ -177,24 +186,27 @@ def test_a_backup_lacking_the_crd_and_a_priority_class_fails_naming_them_and_wha
         eventually(lambda: available(api, ns, "web"), timeout=90, what="web")
     gizmo = custom_object(group, "Gizmo", "gizmo-1", ns, size=1)
     eventually(lambda: kubectl(cluster.kubeconfig, "apply", "-f", "-", stdin=json.dumps(gizmo)))
-    stored = Stored(f"file://{tmp_path / 'store'}", f"lacking-{u}")
+    stored = Stored(f"file://{tmp_path_factory.mktemp('lacking')}", f"lacking-{u}")
     excluded = ["priorityclasses", "customresourcedefinitions"]
-    take_backup(
-        cluster,
-        stored.url,
-        stored.backup,
-        BackupSpec(included_namespaces=[ns], excluded_resources=excluded),
-    )
+    spec = BackupSpec(included_namespaces=[ns], excluded_resources=excluded)
+    take_backup(cluster, stored.url, stored.backup, spec)
+    return Lacking(stored, ns, high, group)
 
+
+def test_a_backup_lacking_the_crd_and_a_priority_class_fails_naming_them_and_what_they_block(
+    lacking: Lacking, second_cluster: Sandbox
+) -> None:
+    stored, ns = lacking.stored, lacking.namespace
     code, report, stderr = drill(
         stored, "--kubeconfig", str(second_cluster.kubeconfig), "--ready-timeout", "15s"
     )
     assert code == 1, stderr
     assert report.verdict is DrillVerdict.failed and report.times.rto_seconds is None
     found = {(p.message, p.blocks) for p in report.problems}
-    assert (f"PriorityClass {high} is not in the backup", f"deployment {ns}/web") in found
+    missing_class = f"PriorityClass {lacking.priority_class} is not in the backup"
+    assert (missing_class, f"deployment {ns}/web") in found
     assert (
-        f"CustomResourceDefinition gizmos.{group} is not in the backup",
+        f"CustomResourceDefinition gizmos.{lacking.group} is not in the backup",
         f"gizmo {ns}/gizmo-1",
     ) in found
     stuck = [w for w in report.workloads if w.name == "web"]
@@ -280,48 +292,74 @@ def children_of(pid: int) -> set[int]:
     return found
 
 
-@pytest.fixture()
-def drill_process(
-    realistic: Stored, tmp_path: Path
-) -> Iterator[tuple[subprocess.Popen[str], Path]]:
-    scratch = tmp_path / "tmp"
+def start_drill(stored: Stored, scratch: Path, *args: str) -> subprocess.Popen[str]:
+    """`backupctl drill run --ephemeral` as a process of its own, its temp dir `scratch`."""
     scratch.mkdir()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "cli", "drill", "run", "--from-backup", realistic.backup,
-         "--location", realistic.url, "--ephemeral"],
+    return subprocess.Popen(
+        [sys.executable, "-m", "cli", "drill", "run", "--from-backup", stored.backup,
+         "--location", stored.url, "--ephemeral", *args],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "TMPDIR": str(scratch)},
     )  # fmt: skip
+
+
+def component_pids(scratch: Path) -> set[int]:
+    """The ephemeral cluster's recorded processes, once its API server runs."""
+    states = list(scratch.glob("backupd-drill-*/cluster/sandbox.json"))
+    pids = json.loads(states[0].read_text()).get("pids", {}) if states else {}
+    return set(pids.values()) if "kube-apiserver" in pids else set()
+
+
+def interrupt_and_check_nothing_is_left(
+    proc: subprocess.Popen[str], scratch: Path, signum: int
+) -> None:
+    started = children_of(proc.pid) | component_pids(scratch)
+    assert started
+    proc.send_signal(signum)
+    assert proc.wait(timeout=60) == 130
+    assert [p for p in started if pid_alive(p)] == []
+    assert list(scratch.iterdir()) == []
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_interrupting_an_ephemeral_drill_while_its_cluster_starts_leaves_nothing_behind(
+    realistic: Stored, tmp_path: Path, signum: int
+) -> None:
+    scratch = tmp_path / "tmp"
+    proc = start_drill(realistic, scratch)
     try:
-        yield proc, scratch
+        eventually(lambda: proc.poll() is not None or component_pids(scratch), timeout=120)
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(1)  # a moment into the start-up of the other components
+        interrupt_and_check_nothing_is_left(proc, scratch, signum)
+        assert "Traceback" not in proc.communicate()[1]
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
-def test_interrupting_an_ephemeral_drill_leaves_no_process_and_no_directory(
-    drill_process: tuple[subprocess.Popen[str], Path], signum: int
+def test_ctrl_c_while_a_drill_waits_for_readiness_leaves_nothing_behind(
+    lacking: Lacking, tmp_path: Path
 ) -> None:
-    proc, scratch = drill_process
-
-    def cluster_running() -> set[int]:
-        states = list(scratch.glob("backupd-drill-*/cluster/sandbox.json"))
-        pids = json.loads(states[0].read_text()).get("pids", {}) if states else {}
-        return set(pids.values()) if "kube-apiserver" in pids else set()
-
-    eventually(lambda: proc.poll() is not None or cluster_running(), timeout=120)
-    assert proc.poll() is None, proc.communicate()
-    time.sleep(1)  # a moment into the start-up of the other components
-    started = children_of(proc.pid) | cluster_running()
-    assert started
-    proc.send_signal(signum)
-    _, stderr = proc.communicate(timeout=60)
-    assert proc.returncode == 130, stderr
-    assert "Traceback" not in stderr
-    assert [p for p in started if pid_alive(p)] == []
-    assert list(scratch.iterdir()) == []
+    scratch = tmp_path / "tmp"
+    proc = start_drill(lacking.stored, scratch, "--ready-timeout", "10m")
+    lines: queue.Queue[str] = queue.Queue()
+    assert proc.stderr is not None
+    threading.Thread(
+        target=lambda: [lines.put(ln) for ln in proc.stderr or []], daemon=True
+    ).start()
+    try:
+        seen: list[str] = []
+        while not any("waiting up to 10m for readiness" in ln for ln in seen):
+            seen.append(lines.get(timeout=180))
+        time.sleep(2)  # the web Deployment can never be ready: its PriorityClass is missing
+        assert proc.poll() is None, seen
+        interrupt_and_check_nothing_is_left(proc, scratch, signal.SIGINT)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
 def test_the_backups_source_cluster_is_refused_without_i_know(
