@@ -98,7 +98,7 @@ def test_create_get_describe_pause_trigger_delete(cluster: Sandbox, res: Resourc
 
 
 def test_bad_input_is_one_line_and_a_nonzero_exit(cluster: Sandbox, res: Resources) -> None:
-    kc = ["--namespace", res.namespace, "--kubeconfig", str(cluster.kubeconfig)]
+    kc = ["--controller-namespace", res.namespace, "--kubeconfig", str(cluster.kubeconfig)]
     assert "unknown time zone 'Mars/Olympus'" in error_line(
         backupctl(
             "schedule", "create", "x", "--schedule", "@daily", "--timezone", "Mars/Olympus", *kc
