@@ -16,12 +16,12 @@ from __future__ import annotations
 import io
 import secrets
 import struct
-from typing import BinaryIO
-
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from typing import TYPE_CHECKING, BinaryIO
 
 from backupd.errors import TrustError
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 MAGIC = b"BKDCHNK1"
 CHUNK_SIZE = 1024 * 1024
@@ -47,6 +47,19 @@ def _read_full(stream: BinaryIO, size: int) -> bytes:
 
 def _nonce(prefix: bytes, index: int, final: bool) -> bytes:
     return prefix + struct.pack(">I", index) + (b"\x01" if final else b"\x00")
+
+
+def _aesgcm(key: bytes) -> AESGCM:
+    """cryptography is imported on first use, not when the CLI starts (see trust.keys)."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    return AESGCM(key)
+
+
+def _invalid_tag() -> type[Exception]:
+    from cryptography.exceptions import InvalidTag
+
+    return InvalidTag
 
 
 class _Buffered(io.RawIOBase):
@@ -98,7 +111,7 @@ class EncryptingReader(_Buffered):
         if not 0 < chunk_size <= MAX_CHUNK_SIZE:
             raise ValueError(f"chunk size {chunk_size} out of range")
         self._source = source
-        self._aead = AESGCM(key)
+        self._aead = _aesgcm(key)
         self._chunk_size = chunk_size
         self._prefix = secrets.token_bytes(_PREFIX)
         self._header = MAGIC + struct.pack(">I", chunk_size) + self._prefix
@@ -145,7 +158,7 @@ class DecryptingReader(_Buffered):
         (chunk_size,) = struct.unpack(">I", header[len(MAGIC) : len(MAGIC) + 4])
         if not 0 < chunk_size <= MAX_CHUNK_SIZE:
             raise TrustError(f"{what} declares a chunk size of {chunk_size} bytes; refused")
-        self._aead = AESGCM(key)
+        self._aead = _aesgcm(key)
         self._prefix = header[len(MAGIC) + 4 :]
         self._aad = header + context
         self._sealed_size = chunk_size + TAG
@@ -168,7 +181,7 @@ class DecryptingReader(_Buffered):
             raise TrustError(f"{self._what} is truncated (chunk {self._index} is incomplete)")
         try:
             plain = self._aead.decrypt(_nonce(self._prefix, self._index, final), current, self._aad)
-        except InvalidTag:
+        except _invalid_tag():
             raise TrustError(
                 f"{self._what} does not decrypt at chunk {self._index} (wrong key, or "
                 "truncated, reordered or altered data); the backup may have been tampered with"

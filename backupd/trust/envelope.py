@@ -18,11 +18,6 @@ import binascii
 import secrets
 from dataclasses import dataclass
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-
 from backupd.errors import TrustError
 from backupd.trust.keys import Kek, Keyring
 
@@ -53,6 +48,9 @@ class Envelope:
 
 def file_key(data_key: bytes, role: str) -> bytes:
     """The key of one stored file (role: "archive", "index"), derived from the data key."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
     hkdf = HKDF(
         algorithm=hashes.SHA256(), length=32, salt=None, info=f"backupd file {role}".encode()
     )
@@ -61,6 +59,8 @@ def file_key(data_key: bytes, role: str) -> bytes:
 
 def seal(kek: Kek, backup: str) -> Envelope:
     """A fresh data key for `backup`, wrapped by `kek`."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # see backupd.trust.keys
+
     data_key = secrets.token_bytes(DATA_KEY_BYTES)
     nonce = secrets.token_bytes(_NONCE)
     wrapped = nonce + AESGCM(kek.secret).encrypt(nonce, data_key, _wrap_context(backup, kek.key_id))
@@ -82,6 +82,9 @@ def open_envelope(
         raise TrustError(f"{what}: its wrapped data key is not base64") from None
     if len(wrapped) != _NONCE + DATA_KEY_BYTES + 16:
         raise TrustError(f"{what}: its wrapped data key has the wrong length")
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
     try:
         data_key = AESGCM(kek.secret).decrypt(
             wrapped[:_NONCE], wrapped[_NONCE:], _wrap_context(backup, key_id)

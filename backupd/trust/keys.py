@@ -22,12 +22,17 @@ import stat
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-
-from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from typing import TYPE_CHECKING
 
 from backupd.errors import TrustError, UserInputError
+
+# cryptography is imported where a key is made or parsed: a location without keys (and
+# every command that opens one, `backup get` included) never pays its ~50 ms import.
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+        Ed25519PrivateKey,
+        Ed25519PublicKey,
+    )
 
 KEK_BYTES = 32
 PUBLIC_PREFIX = "ed25519:"
@@ -73,6 +78,8 @@ class SigningKey:
         return VerifyKey.of(self.private.public_key())
 
     def pem(self) -> bytes:
+        from cryptography.hazmat.primitives import serialization
+
         return self.private.private_bytes(
             serialization.Encoding.PEM,
             serialization.PrivateFormat.PKCS8,
@@ -98,10 +105,14 @@ class Kek:
 
 
 def _raw_public(public: Ed25519PublicKey) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
     return public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 
 
 def generate_signing_key() -> SigningKey:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     return SigningKey.of(Ed25519PrivateKey.generate())
 
 
@@ -113,6 +124,10 @@ def generate_kek() -> Kek:
 
 
 def parse_signing_key(data: bytes, source: str) -> SigningKey:
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     try:
         key = serialization.load_pem_private_key(data, password=None)
     except (ValueError, TypeError, UnsupportedAlgorithm):
@@ -127,6 +142,10 @@ def parse_signing_key(data: bytes, source: str) -> SigningKey:
 
 def parse_public_key(data: bytes, source: str) -> VerifyKey:
     """`ed25519:<base64>` (32 raw bytes) or a PEM public key."""
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
     text = data.strip()
     if text.startswith(PUBLIC_PREFIX.encode()):
         try:

@@ -19,8 +19,6 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
-
 from backupd.errors import TrustError
 from backupd.trust.keys import Keyring, SigningKey
 
@@ -81,6 +79,8 @@ def verify(document: Mapping[str, Any], keyring: Keyring, what: str) -> str | No
             f"{what}: signed with key {key_id}, which this location does not trust; "
             "the backup may have been forged"
         )
+    from cryptography.exceptions import InvalidSignature  # here: see backupd.trust.keys
+
     try:
         key.public.verify(value, canonical(document))
     except InvalidSignature:
