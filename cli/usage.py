@@ -31,6 +31,24 @@ def close(word: str, candidates: list[str]) -> list[str]:
     return found[:3]
 
 
+# Words Velero and kubectl users type for what backupctl calls otherwise.
+SYNONYMS = {
+    "backup-location": "location",
+    "backup-locations": "location",
+    "bsl": "location",
+    "locations": "location",
+    "backups": "backup",
+    "restores": "restore",
+    "schedules": "schedule",
+    "list": "get",
+    "ls": "get",
+    "rm": "delete",
+    "remove": "delete",
+    "info": "describe",
+    "apply": "install",
+}
+
+
 def _options(command: core.Command) -> list[str]:
     return [opt for p in command.params for opt in (*p.opts, *p.secondary_opts)]
 
@@ -44,7 +62,9 @@ def _suggestion(e: clicked.UsageError) -> list[str]:
         return close(e.option_name, known)
     match = _NO_COMMAND.match(e.message)
     if match and isinstance(ctx.command, TyperGroup):
-        return close(match["name"], ctx.command.list_commands(ctx))
+        commands = ctx.command.list_commands(ctx)
+        synonym = SYNONYMS.get(match["name"].lower())
+        return [synonym] if synonym in commands else close(match["name"], commands)
     return []
 
 

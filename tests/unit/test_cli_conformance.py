@@ -319,6 +319,12 @@ REFLEXES: dict[str, Reflex] = {
     "an unknown subcommand suggests the close one": Reflex(
         ("backup", "gte"), 2, lambda res, w: one_error(res, "did you mean get?")
     ),
+    "Velero's backup-location points to location": Reflex(
+        ("backup-location", "get"), 2, lambda res, w: one_error(res, "did you mean location?")
+    ),
+    "kubectl's list points to get": Reflex(
+        ("backup", "list"), 2, lambda res, w: one_error(res, "did you mean get?")
+    ),
     "an unknown option suggests the close one": Reflex(
         ("backup", "get", "--locaton", "x"),
         2,
