@@ -209,7 +209,7 @@ def resolve_location(
     announce: bool = True,
 ) -> Location:
     """The location a command should use, with the keys of its config entry (see
-    `find_location`). `allow_unsigned` accepts unsigned backups where keys are trusted;
+    `choose_location`). `allow_unsigned` accepts unsigned backups where keys are trusted;
     `encryption_key` (a key reference) encrypts new backups with that key. With
     `announce`, a location other than the config's default is named on stderr."""
     chosen = choose_location(name_or_url, access_mode=access_mode)
@@ -256,14 +256,6 @@ class Chosen:
             Source.config_default: "the config's default",
         }[self.source]
         return f"location: {what}, {why}"
-
-
-def find_location(
-    name_or_url: str | None, *, access_mode: AccessMode | str | None = None
-) -> tuple[Location, LocationEntry | None]:
-    """The location a command should use and its config entry (None for a URL)."""
-    chosen = choose_location(name_or_url, access_mode=access_mode)
-    return chosen.location, chosen.entry
 
 
 def choose_location(

@@ -8,7 +8,14 @@ import pytest
 
 from backupd.errors import NotFoundError, UserInputError
 from backupd.storage.location import DEFAULT_URL, AccessMode
-from cli.config import LocationEntry, editing, load_config, resolve_location
+from cli.config import (
+    LocationEntry,
+    Source,
+    choose_location,
+    editing,
+    load_config,
+    resolve_location,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -90,3 +97,27 @@ def test_an_error_while_editing_saves_nothing(config_file: Path) -> None:
         config.add(LocationEntry("ok", "file:///ok"))
         config.add(LocationEntry("Bad Name", "file:///x"))
     assert not config_file.exists()
+
+
+def test_a_file_location_to_read_must_exist(tmp_path: Path) -> None:
+    missing = (tmp_path / "typo").as_uri()
+    with pytest.raises(NotFoundError, match="does not exist: no directory"):
+        resolve_location(missing, access_mode="ReadOnly")
+    assert resolve_location(missing).url == missing  # a new location to write is fine
+
+
+def test_the_chosen_location_says_where_it_came_from(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    with editing() as config:
+        config.add(LocationEntry("home", (tmp_path / "home").as_uri(), default=True))
+        config.add(LocationEntry("other", (tmp_path / "other").as_uri()))
+    assert choose_location(None).source is Source.config_default
+    assert choose_location("other").describe() == (
+        f"location: other ({(tmp_path / 'other').as_uri()}), from --location"
+    )
+    monkeypatch.setenv("BACKUPD_LOCATION", "other")
+    assert choose_location(None).source is Source.env
+    with editing() as config:
+        config.set_default("other")
+    assert [e.name for e in load_config().locations.values() if e.default] == ["other"]
