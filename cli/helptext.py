@@ -28,6 +28,8 @@ _BY_NAME: tuple[tuple[str, str], ...] = (
     ("namespace", "NAMESPACE"),
     ("namespaces", "NAMESPACE[,NAMESPACE...]"),
     ("mappings", "SOURCE:TARGET[,...]"),
+    ("resources", "RESOURCE[,RESOURCE...]"),
+    ("items", "TYPE/NAME[,TYPE/NAME...]"),
     ("key", "KEY"),
     ("dir", "DIR"),
     ("directory", "DIR"),
@@ -47,11 +49,11 @@ def word_for(name: str, desc: TypeDescriptor) -> str:
     if desc.annotation in (int, float, list[int], list[float]):
         return "N"
     for suffix, word in _BY_NAME:
-        if name == suffix or name.endswith("_" + suffix):
+        if name.strip("_") == suffix or name.endswith("_" + suffix):
             return word
     if desc.is_path:
         return "PATH"
-    return name.upper().replace("_", "-")
+    return name.strip("_").upper().replace("_", "-")
 
 
 class WordArgument(TyperArgument):

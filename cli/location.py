@@ -50,7 +50,9 @@ def add(
     url: str = typer.Option(
         ..., "--url", help="file:///path, s3://bucket/prefix or gs://bucket/prefix"
     ),
-    access_mode: str = typer.Option("ReadWrite", "--access-mode", help="ReadWrite or ReadOnly"),
+    access_mode: str = typer.Option(
+        "ReadWrite", "--access-mode", metavar="ReadWrite|ReadOnly", help="ReadWrite or ReadOnly"
+    ),
     default: bool = typer.Option(False, "--default", help="use it when no --location is given"),
     signing_key: str = typer.Option(
         None, "--signing-key", help="sign backups: a key file or secret:NAMESPACE/NAME[#KEY]"

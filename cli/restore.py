@@ -213,7 +213,11 @@ def create(
         None, "--selector", "-l", metavar="SELECTOR", help="label selector, e.g. app=web"
     ),
     include_cluster_resources: str = typer.Option(
-        "auto", "--include-cluster-resources", help="auto, true or false"
+        "auto",
+        "--include-cluster-resources",
+        metavar="auto|true|false",
+        help="cluster-scoped objects: auto = all in the backup when every namespace is "
+        "restored, else those the restored namespaces use; true = all; false = none",
     ),
     namespace_mappings: list[str] = typer.Option(
         None, "--namespace-mappings", help="SOURCE:TARGET,... e.g. shop:shop-restored"
@@ -222,7 +226,10 @@ def create(
         None, "--storage-class-mappings", help="SOURCE:TARGET,... e.g. gp2:standard"
     ),
     existing_resource_policy: str = typer.Option(
-        "none", "--existing-resource-policy", help="none (leave and warn) or update (patch)"
+        "none",
+        "--existing-resource-policy",
+        metavar="none|update",
+        help="none (leave and warn) or update (patch)",
     ),
     allow_system_namespaces: bool = typer.Option(
         False,
