@@ -22,8 +22,10 @@ from backupd.errors import ArchiveError, NotFoundError, ReadOnlyLocation, UserIn
 from backupd.restore import planner
 from backupd.restore import velero as conventions
 from backupd.storage import catalog, records
+from backupd.storage import velero as storage_velero
 from backupd.storage.location import Location, open_location
 from backupd.storage.velero import VeleroBackup, is_velero, to_backup
+from tests.fixtures.cli import backupctl, error_line
 from tests.fixtures.velero import (
     Item,
     configmap,
@@ -335,3 +337,33 @@ def test_velero_own_resources_are_skipped_in_the_plan_with_a_reason(tmp_path: Pa
     skipped = {i.source.name: i.skip_reason for i in plan.items if i.obj is None}
     assert skipped == {"b1": conventions.OWN, "backups.velero.io": conventions.OWN_CRD}
     assert {i.source.name for i in plan.to_apply} == {"shop", "settings", "web", "shop-high"}
+
+
+def test_an_oversized_record_is_skipped_and_a_resource_list_bomb_only_warns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(storage_velero, "MAX_LIST_BYTES", 1 << 20)
+    location = place(tmp_path)
+    put_backup(location, "big", SHOP)
+    location.put_bytes("backups/big/velero-backup.json", b" " * (5 << 20))
+    put_backup(location, "bomb", SHOP)
+    location.put_bytes("backups/bomb/bomb-resource-list.json.gz", gzip.compress(bytes(4 << 20)))
+
+    listing = records.list_backups(location)
+
+    [bomb] = listing.records
+    assert bomb.status.namespace_counts == {}
+    assert "decompresses to more than 1048576 bytes" in bomb.status.warnings[0].message
+    [skipped] = listing.skipped
+    assert skipped.key == "backups/big/velero-backup.json"
+    assert "larger than 4194304 bytes" in skipped.reason
+
+
+def test_location_add_refuses_an_unknown_format_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BACKUPD_CONFIG", str(tmp_path / "config.yaml"))
+    url = f"file://{tmp_path}"
+    line = error_line(backupctl("location", "add", "old", "--url", url, "--format", "restic"))
+    assert "unknown location format 'restic'; use backupd or velero" in line
+    assert not (tmp_path / "config.yaml").exists()
