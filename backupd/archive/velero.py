@@ -200,7 +200,7 @@ class VeleroIndex:
     format_version: str = ""
 
 
-def _choose(found: dict[tuple[str, str | None, str], tuple[str, IndexEntry, bool]]) -> VeleroIndex:
+def _choose(found: dict[Key, tuple[str, IndexEntry, bool]]) -> VeleroIndex:
     entries = sorted((e for _, e, _ in found.values()), key=lambda e: e.path)
     header = {"format": FORMAT, "items": len(entries)}
     result = VeleroIndex(Index.of(header, entries, "a Velero backup"))
@@ -209,35 +209,60 @@ def _choose(found: dict[tuple[str, str | None, str], tuple[str, IndexEntry, bool
     return result
 
 
-def index_tarball(raw: BinaryIO, source: str) -> VeleroIndex:
-    """Read a Velero tarball once and index its items (see the module docstring)."""
-    # (group-resource, namespace, name) -> (member, entry, from the preferred version)
-    found: dict[tuple[str, str | None, str], tuple[str, IndexEntry, bool]] = {}
-    seen: set[str] = set()
-    version = [""]
+Key = tuple[str, str | None, str]  # group-resource, namespace, name
 
-    def visit(name: str, size: int, tar: TarStream) -> None:
-        if name in seen:
+
+class _Indexer:
+    """The items of one pass. Velero writes an item's unversioned copy just before its
+    preferred version's: that copy is held (one member at most) and parsed only if no
+    preferred copy follows it (an older Velero), so each item is parsed once."""
+
+    def __init__(self) -> None:
+        self.found: dict[Key, tuple[str, IndexEntry, bool]] = {}  # member, entry, preferred
+        self.seen: set[str] = set()
+        self.version = ""
+        self.pending: tuple[Key, ItemPath, str, bytes] | None = None
+
+    def settle(self, unless: Key | None = None) -> None:
+        held, self.pending = self.pending, None
+        if held is not None and held[0] != unless and held[0] not in self.found:
+            key, where, member, data = held
+            self.found[key] = (member, _entry(where, data, member), False)
+
+    def visit(self, name: str, size: int, tar: TarStream) -> None:
+        if name in self.seen:
             raise TarProblem(f"member {name[:200]} appears twice")
-        seen.add(name)
+        self.seen.add(name)
+        where = item_path(name)
+        key = (where.group_resource, where.namespace, where.name) if where else None
+        self.settle(unless=key if where is not None and where.preferred else None)
         if name == "metadata/version":
             if size > MAX_VERSION_FILE:
                 raise TarProblem(f"its metadata/version has {size} bytes")
-            version[0] = _check_version(tar.data(size))
+            self.version = _check_version(tar.data(size))
             return
-        where = item_path(name)
-        key = (where.group_resource, where.namespace, where.name) if where else None
-        held = found.get(key) if key else None
-        wanted = where is not None and (where.preferred or where.version_dir == "")
-        if key is None or not wanted or (held is not None and held[2]):
-            _skip(tar, size)  # another version, or a copy of the preferred one's item
-            return
-        assert where is not None
-        found[key] = (name, _entry(where, tar.data(size), name), where.preferred)
+        held = self.found.get(key) if key is not None else None
+        if where is None or key is None or (held is not None and held[2]):
+            _skip(tar, size)  # not an item, or its preferred copy is indexed
+        elif where.preferred:
+            self.found[key] = (name, _entry(where, tar.data(size), name), True)
+        elif where.version_dir == "" and held is None:
+            self.pending = (key, where, name, tar.data(size))
+        else:
+            _skip(tar, size)  # another version (EnableAPIGroupVersions)
 
-    _guarded(source, lambda: _walk(raw, visit), raw)
-    result = _choose(found)
-    result.format_version = version[0]
+
+def index_tarball(raw: BinaryIO, source: str) -> VeleroIndex:
+    """Read a Velero tarball once and index its items (see the module docstring)."""
+    indexer = _Indexer()
+
+    def walk() -> None:
+        _walk(raw, indexer.visit)
+        indexer.settle()
+
+    _guarded(source, walk, raw)
+    result = _choose(indexer.found)
+    result.format_version = indexer.version
     return result
 
 

@@ -191,6 +191,21 @@ def test_an_older_velero_tarball_without_version_directories_is_read(tmp_path: P
     )
 
 
+@pytest.mark.parametrize(("preferred", "unversioned"), [(True, True), (False, True), (True, False)])
+def test_every_layout_velero_wrote_gives_the_same_index(
+    tmp_path: Path, preferred: bool, unversioned: bool
+) -> None:
+    location = place(tmp_path)
+    contents = tarball(SHOP, preferred=preferred, unversioned=unversioned)
+    put_backup(location, "nightly", SHOP, contents=contents)
+    with opened(location, records.load_backup(location, "nightly")) as o:
+        entries = sorted((e.path, e.kind, e.version, e.size) for e in o.entries)
+        assert len(o.objects(o.entries)) == len(SHOP)
+    assert entries == sorted(
+        (i.path(), i.obj["kind"], i.version, len(json.dumps(i.obj))) for i in SHOP
+    )
+
+
 def test_show_finds_one_item_of_a_velero_backup(tmp_path: Path) -> None:
     location = place(tmp_path)
     put_backup(location, "nightly", SHOP)
