@@ -163,6 +163,12 @@ def test_a_velero_backup_restores_into_an_empty_sandbox_equal_to_what_was_backed
         timeout=120,
         what="deployment shop/web available",
     )
+    mapped = restore(empty_box, "--namespace-mappings", "shop:shop-copy", "--dry-run")
+    created = {
+        (i["kind"], i.get("namespace")) for i in mapped["items"] if i["outcome"] == "created"
+    }
+    assert ("Deployment", "shop-copy") in created and ("Namespace", None) in created
+    assert not {ns for _, ns in created} & {"shop"}  # the originals are never overwritten
     again = restore(empty_box, "--dry-run")
     outcomes = {i["outcome"] for i in again["items"]}
     assert outcomes <= {"unchanged", "skipped"}, [
