@@ -18,13 +18,21 @@ from backupd.api.common import Phase
 from backupd.api.restore import RestoreSpec
 from backupd.archive import velero as velero_archive
 from backupd.archive.stored import opened
-from backupd.errors import ArchiveError, NotFoundError, ReadOnlyLocation, UserInputError
+from backupd.errors import (
+    ArchiveError,
+    NotFoundError,
+    ReadOnlyLocation,
+    TrustError,
+    UserInputError,
+)
 from backupd.restore import planner
 from backupd.restore import velero as conventions
 from backupd.storage import catalog, records
 from backupd.storage import velero as storage_velero
 from backupd.storage.location import Location, open_location
-from backupd.storage.velero import VeleroBackup, is_velero, to_backup
+from backupd.storage.velero import VeleroBackup, is_velero
+from backupd.storage.velero_record import to_backup
+from backupd.trust.keys import Keyring, generate_signing_key
 from tests.fixtures.cli import backupctl, error_line
 from tests.fixtures.velero import (
     Item,
@@ -382,3 +390,23 @@ def test_location_add_refuses_an_unknown_format_in_one_line(
     line = error_line(backupctl("location", "add", "old", "--url", url, "--format", "restic"))
     assert "unknown location format 'restic'; use backupd or velero" in line
     assert not (tmp_path / "config.yaml").exists()
+
+
+def test_where_only_signed_backups_are_accepted_a_detected_velero_backup_is_refused(
+    tmp_path: Path,
+) -> None:
+    location = place(tmp_path)
+    put_backup(location, "dropped-in", SHOP)
+    location.keyring = Keyring.build(trusted=[generate_signing_key().verify_key])
+
+    listing = records.list_backups(location)
+    assert listing.records == []
+    assert "not signed, and this location accepts only signed backups" in listing.skipped[0].reason
+    with pytest.raises(TrustError, match="--format velero"):
+        records.load_backup(location, "dropped-in")
+
+    location.keyring = location.keyring.allowing_unsigned()
+    assert records.load_backup(location, "dropped-in").metadata.name == "dropped-in"
+    location.keyring = location.keyring.allowing_unsigned(False)
+    location.format = "velero"  # declared: Velero's unsigned backups are expected there
+    assert records.load_backup(location, "dropped-in").metadata.name == "dropped-in"
