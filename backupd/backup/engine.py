@@ -344,6 +344,7 @@ def _collect(
     for job in jobs:
         run.listings.plan(job.resource.api_version, job.resource.resource, _where(job))
     check(run.cancel)
+    wanted: dict[str, bool] = {}
     for job, page, known in prefetch(kube, jobs, selector):
         run.total += known
         if isinstance(page, BackupdError):
@@ -353,7 +354,11 @@ def _collect(
             continue
         done = run.done
         for item in page:
-            if ns_filter.matches(item.get("metadata", {}).get("namespace", "")):
+            namespace = item.get("metadata", {}).get("namespace", "")
+            taken = wanted.get(namespace)
+            if taken is None:  # the filter's patterns, once per namespace
+                taken = wanted[namespace] = ns_filter.matches(namespace)
+            if taken:
                 run.add(job.resource, item)
         run.listings.count(
             job.resource.api_version, job.resource.resource, _where(job), len(page), run.done - done

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
@@ -35,9 +36,9 @@ class ApiResource:
     def api_version(self) -> str:
         return f"{self.group}/{self.version}" if self.group else self.version
 
-    @property
+    @cached_property
     def group_resource(self) -> str:
-        """`deployments.apps`, or `configmaps` for the core group."""
+        """`deployments.apps`, or `configmaps` for the core group (asked per item)."""
         return resource_dir(self.resource, self.group)
 
     def base_path(self) -> str:
