@@ -46,6 +46,10 @@ _PHASES = {
     "Failed": Phase.failed,
     "FailedValidation": Phase.failed,
 }
+# the scoped filters Velero adds to every backup (its CSI snapshots are its own business)
+_SNAPSHOT_TYPES = frozenset(
+    {"volumesnapshots.snapshot.storage.k8s.io", "volumesnapshotcontents.snapshot.storage.k8s.io"}
+)
 UNSIGNED_WARNING = "backup {name} was written by Velero: it carries no signature to verify"
 
 
@@ -147,11 +151,23 @@ def _spec(spec: dict[str, Any]) -> BackupSpec:
         ttl = format_duration(parse_duration(str(ttl)))
     except UserInputError:
         ttl = str(ttl)[:40]
+    scoped = [
+        *_strings(spec.get("includedNamespaceScopedResources")),
+        *_strings(spec.get("includedClusterScopedResources")),
+    ]
+    scoped_out = [
+        r
+        for key in ("excludedNamespaceScopedResources", "excludedClusterScopedResources")
+        for r in _strings(spec.get(key))
+        if r not in _SNAPSHOT_TYPES  # Velero excludes these from every backup it makes
+    ]
     return BackupSpec(
         included_namespaces=_strings(spec.get("includedNamespaces")) or ["*"],
         excluded_namespaces=_strings(spec.get("excludedNamespaces")),
-        included_resources=_strings(spec.get("includedResources")) or ["*"],
-        excluded_resources=_strings(spec.get("excludedResources")),
+        included_resources=_strings(spec.get("includedResources"))
+        or [r for r in scoped if r != "*"]
+        or ["*"],
+        excluded_resources=_strings(spec.get("excludedResources")) + scoped_out,
         label_selector=selector,
         include_cluster_resources=ClusterResources.auto
         if cluster is None

@@ -52,6 +52,7 @@ def test_both_fixtures_are_listed_completed_with_their_scope(location: Location)
     assert all(isinstance(b, VeleroBackup) for b in listed.values())
     assert shop.status.phase is config.status.phase is Phase.completed
     assert shop.spec.included_namespaces == ["shop"]
+    assert not shop.spec.resource_filtered  # Velero's default snapshot exclusions aside
     assert shop.status.namespace_counts["shop"] >= 12
     assert config.spec.label_selector == "app=web"
     assert config.spec.included_resources == ["configmaps", "secrets"]

@@ -131,6 +131,28 @@ def test_a_partially_failed_velero_backup_says_how_many_errors_velero_counted() 
     assert "Velero recorded 2 error(s)" in backup.status.errors[0].message
 
 
+def test_velero_scoped_resource_filters_narrow_the_scope_but_its_snapshot_defaults_do_not() -> None:
+    document = record(
+        "nightly",
+        includedNamespaceScopedResources=["configmaps"],
+        includedClusterScopedResources=["*"],
+        excludedNamespaceScopedResources=["volumesnapshots.snapshot.storage.k8s.io", "secrets"],
+    )
+    backup = to_backup(document, "nightly", None)
+    assert isinstance(backup, VeleroBackup)
+    assert backup.spec.included_resources == ["configmaps"]
+    assert backup.spec.excluded_resources == ["secrets"]
+    plain = to_backup(
+        record(
+            "plain",
+            excludedClusterScopedResources=["volumesnapshotcontents.snapshot.storage.k8s.io"],
+        ),
+        "plain",
+        None,
+    )
+    assert isinstance(plain, VeleroBackup) and not plain.spec.resource_filtered
+
+
 def test_a_record_of_another_kind_is_not_a_velero_backup() -> None:
     document = record("nightly") | {"kind": "Restore"}
     assert to_backup(document, "nightly", None) == (
