@@ -433,6 +433,7 @@ def _upload(location: Location, keys: BackupKeys, run: _Run, work: Path) -> None
         envelope=envelope,
         backup=name,
         role="archive",
+        cancel=run.cancel,
     )
     run.backup.status.index = sealing.put_file(
         location, keys.index, index_gz, envelope=envelope, backup=name, role="index"

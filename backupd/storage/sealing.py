@@ -29,10 +29,11 @@ import orjson
 
 from backupd.api.backup import Backup, Encryption
 from backupd.api.common import StoredObject
+from backupd.api.progress import NEVER, Cancel
 from backupd.errors import NotFoundError, TrustError, UserInputError
 from backupd.storage.layout import BackupKeys
 from backupd.storage.location import Location
-from backupd.storage.streams import CHUNK
+from backupd.storage.streams import CHUNK, stopping
 from backupd.trust.chunked import DecryptingReader, EncryptingReader
 from backupd.trust.envelope import Envelope, open_envelope, seal
 from backupd.trust.keys import Keyring
@@ -83,10 +84,13 @@ def put_file(
     envelope: Envelope | None = None,
     backup: str = "",
     role: str = "",
+    cancel: Cancel = NEVER,
 ) -> StoredObject:
     """Upload `path` to `key`; encrypted (streaming) when `envelope` is given. The
-    size and sha256 recorded are those of the stored bytes."""
-    with path.open("rb") as f:
+    size and sha256 recorded are those of the stored bytes. Once `cancel` is set the
+    upload stops at its next chunk (Cancelled) and the store aborts it."""
+    with path.open("rb") as raw:
+        f = stopping(raw, cancel)
         stream: BinaryIO = f
         if envelope is not None:
             encrypting = EncryptingReader(f, envelope.file_key(role), _context(backup, role))

@@ -10,6 +10,7 @@ import io
 from collections.abc import Callable
 from typing import BinaryIO
 
+from backupd.api.progress import Cancel, check
 from backupd.errors import IntegrityError
 
 CHUNK = 1024 * 1024
@@ -68,6 +69,32 @@ class _CallableRaw(io.RawIOBase):
 def reader(read: Callable[[int], bytes], close: Callable[[], None] = lambda: None) -> BinaryIO:
     """A buffered binary stream over a `read(n) -> bytes` function (b'' at EOF)."""
     return io.BufferedReader(_CallableRaw(read, close), CHUNK)
+
+
+class StoppingReader(io.RawIOBase):
+    """Reads through `stream` until `cancel` is set, then raises Cancelled.
+
+    An upload reading from it stops at the next chunk when its run is cancelled (Ctrl-C),
+    and the store aborts the partial write as it does for any failed read.
+    """
+
+    def __init__(self, stream: BinaryIO, cancel: Cancel) -> None:
+        self._stream = stream
+        self._cancel = cancel
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        check(self._cancel)
+        data = self._stream.read(len(buffer))
+        n = len(data)
+        buffer[:n] = data
+        return n
+
+
+def stopping(stream: BinaryIO, cancel: Cancel) -> BinaryIO:
+    return io.BufferedReader(StoppingReader(stream, cancel), CHUNK)
 
 
 class VerifyingReader(io.RawIOBase):
