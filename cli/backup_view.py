@@ -157,6 +157,13 @@ def print_description(
     p(Text.assemble(("Phase:", "bold"), "        ", phase_text(st.phase)), highlight=False)
     if st.failure_reason:
         p(Text.assemble(("Failure:", "bold"), "      ", st.failure_reason), highlight=False)
+    source = getattr(b, "source", None)  # a Velero backup (backupd.storage.velero_record)
+    if source is not None:
+        p(
+            f"[bold]Written by:[/]   Velero (format {escape(source.format_version or '?')}), "
+            "unsigned, read-only to backupd",
+            highlight=False,
+        )
     p(
         f"[bold]Namespaces:[/]   include {','.join(spec.included_namespaces)}"
         f"{'  exclude ' + ','.join(spec.excluded_namespaces) if spec.excluded_namespaces else ''}",

@@ -96,6 +96,7 @@ def test_a_velero_location_lists_describes_and_shows_its_backups_read_only(
     }
     described = ok("backup", "describe", "shop", "--details", "--location", "old")
     assert "apps/v1/Deployment" in described and "shop/web" in described
+    assert "Written by:   Velero (format 1.1.0), unsigned, read-only to backupd" in described
     shown = ok(
         "backup", "show", "shop", "secret/web-credentials", "-n", "shop", "--location", "old"
     )
