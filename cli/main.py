@@ -76,8 +76,9 @@ def _run(args: list[str] | None) -> int:
     try:
         result = command.main(args=args, prog_name=PROG, standalone_mode=False)
     except clicked.NoArgsIsHelpError as e:
-        e.show()  # the help of the group given without a command
-        return e.exit_code
+        # a group without a command prints its help, as kubectl and velero do
+        typer.echo(e.format_message())
+        return 0
     except clicked.UsageError as e:
         _fail(usage.one_line(e), e.exit_code)
     except typer.Abort:

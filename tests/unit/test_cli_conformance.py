@@ -199,6 +199,14 @@ def _backup_deleted(res: Result, w: World) -> None:
 VERSION = client_version()
 
 REFLEXES: dict[str, Reflex] = {
+    "backupctl alone prints its help, daily work first": Reflex(
+        (),
+        0,
+        lambda res, w: _equal(
+            [ln.split()[0] for ln in res.stdout.split("Commands:")[1].splitlines() if ln][:4],
+            ["backup", "restore", "schedule", "drill"],
+        ),
+    ),
     # -o json|yaml of several objects is a kubectl List
     "backup get -o json is a List": Reflex(
         ("backup", "get", "-o", "json"), 0, _ok_list(["nightly", "weekly"])
