@@ -22,6 +22,14 @@ and restore's planner both ask this module, so they cannot disagree:
 `Needs` follows these rules transitively (PVC -> PV -> StorageClass) to the
 cluster-scoped objects that `auto` takes. Only the targets above are ever taken:
 webhooks, APIServices and other cluster-scoped objects never are.
+
+One rule points the other way, from a cluster-scoped object *to* the namespace:
+
+    ClusterRoleBinding  needed by each ServiceAccount among its subjects (an app whose
+                        account is granted cluster-wide rights loses them without it);
+                        `grants()` says which, and `Needs.granting()` takes it. Its
+                        types are GRANTING_TYPES: `auto` lists them (backup) or reads
+                        them from the backup (restore), as it cannot follow them.
 """
 
 from __future__ import annotations
@@ -60,6 +68,9 @@ SECRET = Kind("", "secrets", "Secret", True)
 SERVICE = Kind("", "services", "Service", True)
 PVC = Kind("", "persistentvolumeclaims", "PersistentVolumeClaim", True)
 ROLE = Kind("rbac.authorization.k8s.io", "roles", "Role", True)
+CLUSTER_ROLE_BINDING = Kind(
+    "rbac.authorization.k8s.io", "clusterrolebindings", "ClusterRoleBinding", False
+)
 
 # The cluster-scoped types a reference can lead to: all that `auto` may ever take.
 CLUSTER_SCOPED_TARGETS: frozenset[tuple[str, str]] = frozenset(
@@ -73,6 +84,10 @@ CLUSTER_SCOPED_TARGETS: frozenset[tuple[str, str]] = frozenset(
         INGRESS_CLASS,
         CRD,
     )
+)
+# The cluster-scoped types that point to a namespace's objects (the reverse rule).
+GRANTING_TYPES: frozenset[tuple[str, str]] = frozenset(
+    {(CLUSTER_ROLE_BINDING.group, CLUSTER_ROLE_BINDING.resource)}
 )
 LEGACY_STORAGE_CLASS = "volume.beta.kubernetes.io/storage-class"
 LEGACY_INGRESS_CLASS = "kubernetes.io/ingress.class"
@@ -311,3 +326,18 @@ def references(
         ref = Reference(target.group, target.resource, target.kind, target_ns, name, reason)
         out.setdefault(ref.key, ref)
     return list(out.values())
+
+
+# -- the reverse rule: what points to a namespace's objects ---------------------------
+def grants(obj: JSON, group: str, kind: str) -> list[tuple[str, str]]:
+    """The ServiceAccounts (namespace, name) a ClusterRoleBinding grants its role to.
+
+    Empty for any other kind, and for subjects without a namespace (invalid in a
+    ClusterRoleBinding).
+    """
+    if (group, kind) != (CLUSTER_ROLE_BINDING.group, CLUSTER_ROLE_BINDING.kind):
+        return []
+    found = (
+        (ns, name) for target, ns, name in _binding(obj, None) if target is SERVICE_ACCOUNT and ns
+    )
+    return list(dict.fromkeys(found))

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from backupd.kinds.needs import Needs
-from backupd.kinds.references import references
+from backupd.kinds.references import grants, references
 
 JSON = dict[str, Any]
 Ref = tuple[str, str | None, str]  # (kind, namespace, name)
@@ -388,3 +388,112 @@ def test_webhooks_api_services_and_others_are_never_needed(kind: str) -> None:
     )
     assert needs.note(webhook, group, resource, kind) == []
     assert needs.next() is None
+
+
+# -- the reverse rule: a ClusterRoleBinding is needed by the accounts it grants -----
+def account(name: str, ns: str = "shop") -> JSON:
+    return thing("ServiceAccount", name, ns)
+
+
+def note_accounts(needs: Needs, *accounts: JSON) -> None:
+    for a in accounts:
+        needs.note(a, "", "serviceaccounts", "ServiceAccount")
+
+
+@pytest.mark.parametrize(
+    ("obj", "expected"),
+    [
+        (
+            binding("ClusterRoleBinding", "ClusterRole", "r", [sa("app", "shop")]),
+            [("shop", "app")],
+        ),
+        (
+            binding(
+                "ClusterRoleBinding",
+                "ClusterRole",
+                "r",
+                [sa("app", "shop"), {"kind": "User", "name": "alice"}, sa("ci", "tools")],
+            ),
+            [("shop", "app"), ("tools", "ci")],
+        ),
+        (
+            binding(
+                "ClusterRoleBinding", "ClusterRole", "r", [sa("app", "shop"), sa("app", "shop")]
+            ),
+            [("shop", "app")],
+        ),
+        (binding("ClusterRoleBinding", "ClusterRole", "r", [sa("app")]), []),
+        (
+            binding(
+                "ClusterRoleBinding",
+                "ClusterRole",
+                "r",
+                [{"kind": "Group", "name": "system:serviceaccounts:shop"}],
+            ),
+            [],
+        ),
+        (binding("RoleBinding", "ClusterRole", "r", [sa("app", "shop")]), []),
+        (thing("ClusterRoleBinding", "b", None, subjects="nope"), []),
+    ],
+    ids=[
+        "one-account",
+        "accounts-among-users",
+        "named-twice",
+        "no-namespace",
+        "group-of-accounts",
+        "rolebinding-is-namespaced",
+        "odd-subjects",
+    ],
+)
+def test_a_cluster_role_binding_grants_the_service_accounts_among_its_subjects(
+    obj: JSON, expected: list[tuple[str, str]]
+) -> None:
+    group, _ = TYPES[obj["kind"]]
+    assert grants(obj, group, obj["kind"]) == expected
+
+
+@pytest.mark.parametrize(
+    ("accounts", "subjects", "expected"),
+    [
+        ([account("app")], [sa("app", "shop")], "grants serviceaccount shop/app"),
+        (
+            [account("app"), account("ci", "tools")],
+            [sa("ci", "tools"), sa("app", "shop")],
+            "grants serviceaccount tools/ci and 1 more",
+        ),
+        ([account("app")], [sa("app", "other")], None),
+        ([account("app")], [sa("web", "shop")], None),
+        ([], [sa("app", "shop")], None),
+    ],
+    ids=["granted", "two-granted", "same-name-other-namespace", "other-account", "none-noted"],
+)
+def test_a_binding_is_needed_only_when_it_grants_an_account_noted_before(
+    accounts: list[JSON], subjects: list[JSON], expected: str | None
+) -> None:
+    needs = Needs()
+    note_accounts(needs, *accounts)
+    crb = binding("ClusterRoleBinding", "ClusterRole", "reader", subjects)
+    group, resource = TYPES["ClusterRoleBinding"]
+    ref = needs.granting(crb, group, resource, "ClusterRoleBinding")
+    if expected is None:
+        assert ref is None
+        assert needs.all() == []
+    else:
+        assert ref is not None
+        assert needs.describe(ref.key) == f"ClusterRoleBinding b: {expected}"
+        assert needs.next() is None  # the caller holds it: never handed out again
+
+
+def test_a_granting_binding_leads_on_to_its_cluster_role() -> None:
+    needs = Needs()
+    note_accounts(needs, account("app"))
+    crb = binding("ClusterRoleBinding", "ClusterRole", "reader", [sa("app", "shop")])
+    group, resource = TYPES["ClusterRoleBinding"]
+    assert needs.granting(crb, group, resource, "ClusterRoleBinding") is not None
+    needs.note(crb, group, resource, "ClusterRoleBinding")
+    held = {"reader": thing("ClusterRole", "reader", None)}
+    assert drain(needs, held) == ["ClusterRole reader"]
+    assert [needs.describe(r.key) for r in needs.all()] == [
+        "ClusterRoleBinding b: grants serviceaccount shop/app",
+        "ClusterRole reader: used by clusterrolebinding b",
+    ]
