@@ -19,6 +19,7 @@ from backupd.api.common import Issue, ObjectMeta, Phase, StoredObject, now, pars
 from backupd.api.progress import NEVER, SILENT, Cancel, Reporter, Step, check
 from backupd.api.snapshots import VolumeStep
 from backupd.archive.writer import ArchiveWriter, gzip_file
+from backupd.backup.grants import take_granting
 from backupd.backup.log import Listings, OperationLog
 from backupd.backup.pages import ListJob, list_jobs, prefetch
 from backupd.backup.selection import (
@@ -388,6 +389,7 @@ def _collect(
                     raise
                 run.issue("error", res, f"cannot list: {e}")
     elif mode is ClusterResources.auto:
+        take_granting(kube, run, by_gr, res_filter)  # bindings that point to taken accounts
         _fetch_dependencies(kube, run, by_gr, res_filter)
     for line in run.listings.lines():  # namespaces, and cluster-scoped types
         run.log.info(line)
