@@ -25,7 +25,7 @@ from backupd.api.restore import RestoreSpec
 from backupd.archive.format import IndexEntry, item_where, resource_dir
 from backupd.errors import UserInputError
 from backupd.kinds.needs import Needs
-from backupd.kinds.references import CLUSTER_SCOPED_TARGETS, CRD, STORAGE_CLASS
+from backupd.kinds.references import CLUSTER_SCOPED_TARGETS, CRD, GRANTING_TYPES, STORAGE_CLASS
 from backupd.kinds.spellings import TypeFilter, TypeName, with_spellings
 from backupd.restore.actions import Context, transform
 from backupd.restore.actions.base import controller_uid
@@ -144,9 +144,8 @@ def _candidate(e: IndexEntry, spec: RestoreSpec) -> bool:
         return False
     if (e.group, e.resource) == NAMESPACES:
         return True
-    return (
-        spec.include_cluster_resources is not ClusterResources.false
-        and (e.group, e.resource) in CLUSTER_SCOPED_TARGETS
+    return spec.include_cluster_resources is not ClusterResources.false and (
+        (e.group, e.resource) in CLUSTER_SCOPED_TARGETS or (e.group, e.resource) in GRANTING_TYPES
     )
 
 
@@ -258,6 +257,13 @@ def _add_dependencies(
         if controller_uid(obj) not in uids:  # a Pod its restored Deployment makes again
             needs.note(obj, e.group, e.resource, e.kind)
     taken: dict[Key, Key] = {}  # taken item -> the reference that took it
+    for key, (e, obj) in deps.items():  # the reverse rule: bindings granting chosen accounts
+        if (e.group, e.resource) not in GRANTING_TYPES or key in chosen:
+            continue
+        if (granting := needs.granting(obj, e.group, e.resource, e.kind)) is not None:
+            chosen[key] = (e, obj)
+            taken[key] = granting.key
+            needs.note(obj, e.group, e.resource, e.kind)
     while (ref := needs.next()) is not None:
         key = _target_key(ref.key, spec)
         if key in chosen or key in taken:
