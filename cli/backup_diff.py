@@ -6,15 +6,23 @@ Between two backups, only items whose stored bytes differ are read (and, with
 live cluster, the objects the backup's own spec selects now are listed
 (backupd.backup.live), and both sides are normalised as a restore's compare does
 (backupd.restore.normalize) before their fields are compared.
+
+Types backupd never backs up nor restores (events, nodes, leases, ...: the
+intersection of backupd.backup.selection.NEVER_BACKED_UP and
+backupd.restore.filters.NEVER_RESTORED) are no difference: only a backup written by
+another tool (Velero takes events) holds them, and neither backupd nor its restore
+would ever act on them. They are left out, counted, and said in one line on stderr
+(`say_hidden`); `--show-all` shows them.
 """
 
 from __future__ import annotations
 
 import datetime
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from backupd.api.backup import Backup
+from backupd.archive.format import IndexEntry
 from backupd.backup import stored
 from backupd.backup.inspect import (
     ItemChange,
@@ -28,10 +36,17 @@ from backupd.backup.inspect import (
     shown,
 )
 from backupd.backup.live import live_objects
+from backupd.backup.selection import NEVER_BACKED_UP
 from backupd.cluster.client import KubeClient
+from backupd.restore.filters import NEVER_RESTORED
 from backupd.restore.normalize import normalize
 from backupd.storage.location import Location
 from cli.output import console, info, timestamp
+
+# group_resource -> why backupd never keeps it (neither backs it up nor restores it)
+NEVER_KEPT: dict[str, str] = {
+    gr: why for gr, why in NEVER_BACKED_UP.items() if gr in NEVER_RESTORED
+}
 
 
 @dataclass(frozen=True)
@@ -55,6 +70,7 @@ class Report:
     new: Side
     filter: ItemFilter
     shown: Shown
+    never_kept: dict[str, int] = field(default_factory=dict)  # group_resource -> items hidden
 
     def to_dict(self) -> dict[str, Any]:
         changes = self.shown.changes
@@ -66,17 +82,44 @@ class Report:
             "removed": [str(c.ref) for c in changes if c.change == "removed"],
             "changed": [c.to_dict() for c in changes if c.change == "changed"],
             "hiddenOwned": self.shown.hidden,
+            "hiddenNeverKept": dict(self.never_kept),
         }
 
 
-def between(loc: Location, a: str, b: str, flt: ItemFilter) -> Report:
+def _kept(entries: list[IndexEntry], show_all: bool, hidden: dict[str, int]) -> list[IndexEntry]:
+    """`entries` without the types backupd never keeps (unless show_all), counting those."""
+    if show_all:
+        return entries
+    out = []
+    for e in entries:
+        if e.group_resource in NEVER_KEPT:
+            hidden[e.group_resource] = hidden.get(e.group_resource, 0) + 1
+        else:
+            out.append(e)
+    return out
+
+
+def say_hidden(report: Report) -> None:
+    """One line on stderr: how many items of never-kept types were left out, and why."""
+    if not report.never_kept:
+        return
+    counts = ", ".join(f"{n} {gr}" for gr, n in sorted(report.never_kept.items()))
+    why = "; ".join(dict.fromkeys(NEVER_KEPT[gr] for gr in sorted(report.never_kept)))
+    info(
+        f"not compared: {counts} (backupd never backs up nor restores them: {why}); "
+        "--show-all compares them too"
+    )
+
+
+def between(loc: Location, a: str, b: str, flt: ItemFilter, *, show_all: bool = False) -> Report:
     """Backup `a` against backup `b`."""
     left, right = stored.load(loc, a), stored.load(loc, b)
+    hidden: dict[str, int] = {}
     with stored.opened(loc, left) as old, stored.opened(loc, right) as new:
         flt.check_kinds(ItemRef.of(e) for e in (*old.entries, *new.entries))
         idx = diff_indexes(
-            [e for e in old.entries if flt.selects(ItemRef.of(e))],
-            [e for e in new.entries if flt.selects(ItemRef.of(e))],
+            _kept([e for e in old.entries if flt.selects(ItemRef.of(e))], show_all, hidden),
+            _kept([e for e in new.entries if flt.selects(ItemRef.of(e))], show_all, hidden),
         )
         owners = flt.hide_owned  # added/removed objects are read only to see their owners
         before = old.load_paths(
@@ -103,22 +146,27 @@ def between(loc: Location, a: str, b: str, flt: ItemFilter) -> Report:
             churn = is_churn(r, was) or is_churn(r, now)
             changes.append(ItemChange(r, "changed", tuple(fields), churn=churn))
     changes.sort(key=lambda c: c.ref.key)
-    return Report(Side.of(left), Side.of(right), flt, shown(changes, flt))
+    return Report(Side.of(left), Side.of(right), flt, shown(changes, flt), hidden)
 
 
-def against_live(loc: Location, a: str, kube: KubeClient, flt: ItemFilter) -> Report:
+def against_live(
+    loc: Location, a: str, kube: KubeClient, flt: ItemFilter, *, show_all: bool = False
+) -> Report:
     """Backup `a` against what its spec selects in the live cluster now."""
     backup = stored.load(loc, a)
+    hidden: dict[str, int] = {}
     with stored.opened(loc, backup) as opened:
         entries = opened.entries
-        wanted = [e for e in entries if flt.selects(ItemRef.of(e))]
+        wanted = _kept([e for e in entries if flt.selects(ItemRef.of(e))], show_all, hidden)
         then = {ItemRef.of(e).key: (ItemRef.of(e), obj) for e, obj in opened.objects(wanted)}
     at = datetime.datetime.now(datetime.UTC)
     live = live_objects(kube, backup, entries)
     flt.check_kinds([*(ItemRef.of(e) for e in entries), *(r for r, _ in live.values())])
     now = {k: v for k, v in live.items() if flt.selects(v[0])}
     changes = object_changes(then, now, normalize=normalize)
-    return Report(Side.of(backup), Side(f"live cluster {kube.host}", at), flt, shown(changes, flt))
+    return Report(
+        Side.of(backup), Side(f"live cluster {kube.host}", at), flt, shown(changes, flt), hidden
+    )
 
 
 _MARKS = {"added": ("+", "green"), "removed": ("-", "red"), "changed": ("~", "yellow")}
