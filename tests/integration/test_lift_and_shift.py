@@ -165,7 +165,7 @@ def seed(kubeconfig: Path, n: Names) -> None:
         ingress("web", app, n.nginx, "web"),
         custom_object(n.gizmo_group, "Gizmo", "g1", app, size=1),
         custom_object(n.gizmo_group, "Gizmo", "g2", app, size=2),
-        # a binding that refers to app's service account: it is never pulled in
+        # a binding that grants app's service account: it comes with the namespace
         cluster_role_binding(n.crb, n.app_role, "web", app),
         deployment_using("api", other, priority_class_name=n.low, replicas=1),
         role_binding("api-config", n.other_role, "default", other),
@@ -222,7 +222,7 @@ def test_a_namespace_restored_into_an_empty_cluster_brings_what_it_needs_and_not
         assert by_type.get(resource) == 2, (resource, by_type)  # app's and other's
     assert by_type.get("storageclasses.storage.k8s.io") == 1  # claim -> volume -> class
     assert by_type.get("persistentvolumes") == 1
-    assert "clusterrolebindings.rbac.authorization.k8s.io" not in by_type
+    assert by_type.get("clusterrolebindings.rbac.authorization.k8s.io") == 1  # grants app's web
     before = cluster_objects(b)
 
     code, planned, err = restore(
@@ -237,6 +237,7 @@ def test_a_namespace_restored_into_an_empty_cluster_brings_what_it_needs_and_not
     assert why[("customresourcedefinitions", f"gizmos.{n.gizmo_group}")].startswith(
         f"used by gizmo {n.app}/g"
     )
+    assert why[("clusterrolebindings", n.crb)] == f"grants serviceaccount {n.app}/web"
     assert not [key for key in why if n.other in key[1] or key[1] in (n.low, n.traefik)]
     assert cluster_objects(b) == before  # a dry run changes nothing
 
@@ -250,6 +251,7 @@ def test_a_namespace_restored_into_an_empty_cluster_brings_what_it_needs_and_not
         f"priorityclass.scheduling.k8s.io/{n.high}",
         f"runtimeclass.node.k8s.io/{n.runtime}",
         f"clusterrole.rbac.authorization.k8s.io/{n.app_role}",
+        f"clusterrolebinding.rbac.authorization.k8s.io/{n.crb}",
         f"storageclass.storage.k8s.io/{n.ssd}",
         f"persistentvolume/{n.pv}",
         f"ingressclass.networking.k8s.io/{n.nginx}",
