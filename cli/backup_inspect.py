@@ -292,6 +292,12 @@ def diff(
         help="hide controller-owned churn: Pods, ReplicaSets, Endpoints, EndpointSlices, "
         "ControllerRevisions and anything with a controller ownerReference",
     ),
+    show_all: bool = typer.Option(
+        False,
+        "--show-all",
+        help="compare also the types backupd never backs up nor restores (events, ...), "
+        "which another tool's backup (Velero's) may hold",
+    ),
     allow_unsigned: bool = AllowUnsignedOption,
     location: str = LocationOption,
     kubeconfig: str = KubeconfigOption,
@@ -306,7 +312,8 @@ def diff(
     loc = resolve_location(location, access_mode="ReadOnly", allow_unsigned=allow_unsigned)
     if live:
         with kube_client(kubeconfig, context) as kube:
-            report = backup_diff.against_live(loc, a, kube, flt)
+            report = backup_diff.against_live(loc, a, kube, flt, show_all=show_all)
     else:
-        report = backup_diff.between(loc, a, b, flt)
+        report = backup_diff.between(loc, a, b, flt, show_all=show_all)
+    backup_diff.say_hidden(report)
     emit(report.to_dict(), output, lambda: backup_diff.print_report(report))
