@@ -206,7 +206,7 @@ def report(
         sys.stdout.write(text)
         return
     if output_file is None:
-        output_file = Path(tempfile.mkdtemp(prefix="backupd-drill-")) / f"{name}.html"
+        output_file = Path(tempfile.mkdtemp(prefix="backupd-report-")) / f"{name}.html"
     if output_file.is_dir():
         raise UserInputError(f"--output-file {output_file} is a directory; give a file name")
     try:

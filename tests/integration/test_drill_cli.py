@@ -127,7 +127,11 @@ def test_drill_report_open_hands_the_page_to_the_desktop_browser(
     browser.write_text(f'#!/bin/sh\necho "$1" > {seen}\n')
     browser.chmod(browser.stat().st_mode | stat.S_IXUSR)
     res = backupctl(
-        "drill", "report", "monthly-2026-12", "--open", env={**env, "BROWSER": f"{browser} %s"}
+        "drill",
+        "report",
+        "monthly-2026-12",
+        "--open",
+        env={**env, "BROWSER": f"{browser} %s", "TMPDIR": str(tmp_path)},  # no debris in /tmp
     )
     assert res.returncode == 0, res.stderr
     url = seen.read_text().strip()
@@ -135,6 +139,7 @@ def test_drill_report_open_hands_the_page_to_the_desktop_browser(
     written = Path(url.removeprefix("file://"))
     assert f"to {written}" in res.stderr
     assert "FAILED" in written.read_text()
+    assert written.parent.parent == tmp_path and written.parent.name.startswith("backupd-report-")
 
 
 def test_drill_report_renders_from_the_verified_record_not_a_page_planted_in_the_bucket(
