@@ -1,9 +1,13 @@
-"""`backupctl restore`: bring a backup back into a cluster; list and inspect restores."""
+"""`backupctl restore`: bring a backup back into a cluster; list and inspect restores.
+
+The `restore` group and `restore create` (with its plan and summary) live here; the
+commands that read recorded restores (get, describe, logs) are in cli/restore_view.py
+and delete in cli/restore_delete.py, registered on this same `app` at the bottom.
+"""
 
 from __future__ import annotations
 
 import datetime
-from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -11,7 +15,6 @@ import typer
 
 from backupd.api.backup import ClusterResources
 from backupd.api.common import Phase, parse_duration
-from backupd.api.drill import WorkloadReadiness
 from backupd.api.progress import Callbacks, Step
 from backupd.api.restore import ExistingResourcePolicy, ItemResult, Outcome, Restore, RestoreSpec
 from backupd.errors import BackupdError, UserInputError
@@ -22,17 +25,15 @@ from backupd.storage import records
 from backupd.storage.catalog import default_restore_name as default_name
 from backupd.storage.catalog import unused_name
 from backupd.storage.layout import validate_name
-from backupd.storage.location import AccessMode
-from cli import backup_view, incluster, restore_delete
+from cli import backup_view, incluster, restore_delete, restore_view
 from cli.common import (
     ContextOption,
     KubeconfigOption,
     LocationOption,
-    RestoreArgument,
     kube_client,
     progress_bar,
 )
-from cli.completion import backup_names, namespaces, restore_names
+from cli.completion import backup_names, namespaces
 from cli.config import resolve_location
 from cli.keysettings import AllowUnsignedOption
 from cli.output import (
@@ -42,8 +43,6 @@ from cli.output import (
     emit,
     info,
     print_table,
-    timestamp,
-    warn,
 )
 from cli.running import exit_interrupted, interruptible
 
@@ -51,7 +50,6 @@ app = typer.Typer(
     no_args_is_help=True, help="Restore backups into a cluster; list and inspect restores."
 )
 
-_COUNT_COLUMNS = ["created", "updated", "unchanged", "differs", "skipped", "failed"]
 _DRY_RUN = "dry-run"  # the name a dry run without one runs under
 # what --changes-only leaves out of a plan: the items it would not touch
 _NO_CHANGE = frozenset({Outcome.unchanged, Outcome.skipped})
@@ -83,22 +81,16 @@ def _choice(value: str, enum: Any, flag: str) -> Any:
         raise UserInputError(f"invalid {flag} {value[:40]!r}; use one of: {choices}") from None
 
 
-def _counts(restore: Restore) -> str:
-    c = restore.status.counts.model_dump()
-    dry = restore.spec.dry_run
-    return (
-        ", ".join(f"{c[k]} {outcome_word(Outcome(k), dry)}" for k in _COUNT_COLUMNS if c[k])
-        or "nothing to do"
-    )
-
-
 # how a dry run's plan says each outcome: "Plan: 12 to create, 3 unchanged, 1 differs"
 _PLAN_WORDS = {"created": "to create", "updated": "to update", "failed": "would fail"}
 
 
 def _plan_counts(restore: Restore) -> str:
     c = restore.status.counts.model_dump()
-    return ", ".join(f"{c[k]} {_PLAN_WORDS.get(k, k)}" for k in _COUNT_COLUMNS if c[k]) or "nothing"
+    return (
+        ", ".join(f"{c[k]} {_PLAN_WORDS.get(k, k)}" for k in restore_view.COUNT_COLUMNS if c[k])
+        or "nothing"
+    )
 
 
 def _plan_table(restore: Restore, items: list[ItemResult], *, changes_only: bool = False) -> None:
@@ -122,7 +114,7 @@ def _summary(restore: Restore, *, diffs: bool = True) -> None:
     else:
         line = (
             f"restore {restore.metadata.name} {s.phase.value} from backup {s.backup_name}: "
-            f"{_counts(restore)}"
+            f"{restore_view.counts(restore)}"
         )
     console.print(line, highlight=False)
     if s.workloads:
@@ -173,7 +165,6 @@ def _fail_unless_complete(restore: Restore) -> None:
     )
 
 
-@app.command()
 def create(
     name: str = typer.Argument(None, help="restore name (default: <backup>-<YYYYMMDDHHMMSS>)"),
     from_backup: str = typer.Option(
@@ -372,7 +363,7 @@ def create(
         st = restore.status
         exit_interrupted(
             f"restore {name} recorded as {st.phase} ({st.failure_reason or 'finished'}): "
-            f"{_counts(restore)}; rerun to finish: it creates only what is missing"
+            f"{restore_view.counts(restore)}; rerun to finish: it creates only what is missing"
         )
     data: dict[str, Any] = restore.to_json_dict()
     if dry_run:
@@ -390,155 +381,10 @@ def create(
     _fail_unless_complete(restore)
 
 
-def _row(r: Restore) -> list[Any]:
-    s = r.status
-    created = r.metadata.creation_timestamp
-    return [
-        r.metadata.name,
-        s.backup_name,
-        s.phase.value,
-        *(getattr(s.counts, k) for k in _COUNT_COLUMNS),
-        len(s.warnings),
-        timestamp(created),
-    ]
-
-
-@app.command()
-def get(
-    name: str = typer.Argument(
-        None, help="one restore (default: all)", autocompletion=restore_names
-    ),
-    location: str = LocationOption,
-    output: OutputFormat = OutputOption,
-) -> None:
-    """List restores recorded in the location (-o wide: also when each ended, the
-    target cluster and namespace mappings)."""
-    loc = resolve_location(location, access_mode=AccessMode.ReadOnly)
-    if name is not None:
-        restores = [records.load_restore(loc, name)]
-    else:
-        listing = records.list_restores(loc)
-        for skipped in listing.skipped:
-            warn(str(skipped))
-        restores = listing.records
-    data: Any = [r.to_json_dict() for r in restores]
-    columns = [
-        "NAME",
-        "BACKUP",
-        "PHASE",
-        *(c.upper() for c in _COUNT_COLUMNS),
-        "WARNINGS",
-        "STARTED",
-    ]
-
-    def table(wide: bool = False) -> None:
-        if not restores:
-            info(f"no restores in {loc.url}")
-            return
-        more = ["COMPLETED", "TARGET", "NAMESPACE MAPPINGS"] if wide else []
-        print_table([*columns, *more], [_row(r) + (_wide(r) if wide else []) for r in restores])
-
-    emit(data[0] if name is not None else data, output, table, lambda: table(wide=True))
-
-
-def _wide(r: Restore) -> list[Any]:
-    mappings = ",".join(f"{a}:{b}" for a, b in r.spec.namespace_mappings.items())
-    return [timestamp(r.status.completion_timestamp), r.status.target_server, mappings or "-"]
-
-
-@app.command()
-def describe(
-    name: str = RestoreArgument,
-    details: bool = typer.Option(
-        False, "--details", help="also every item's result (created, updated, skipped ...)"
-    ),
-    location: str = LocationOption,
-    output: OutputFormat = OutputOption,
-) -> None:
-    """Show a restore: outcome counts, warnings with diffs and errors by namespace
-    (with --details, every item's result)."""
-    loc = resolve_location(location, access_mode=AccessMode.ReadOnly)
-    restore = records.load_restore(loc, name)
-    items = engine.read_results(loc, name)
-    s = restore.status
-
-    def table() -> None:
-        spec = restore.spec
-        lines = [
-            f"Name:        {name}",
-            f"Backup:      {s.backup_name}"
-            + (f" (latest of schedule {spec.schedule_name})" if spec.schedule_name else ""),
-            f"Phase:       {s.phase.value}",
-            f"Target:      {s.target_server}",
-            f"Started:     {timestamp(s.start_timestamp)}",
-            f"Completed:   {timestamp(s.completion_timestamp)}",
-            f"Items:       {len(items)} ({_counts(restore)})",
-        ]
-        if spec.namespace_mappings:
-            shown = ", ".join(f"{a}:{b}" for a, b in spec.namespace_mappings.items())
-            lines.append(f"Namespaces:  {shown}")
-        if spec.storage_class_mappings:
-            shown = ", ".join(f"{a}:{b}" for a, b in spec.storage_class_mappings.items())
-            lines.append(f"Storage:     {shown}")
-        if s.failure_reason:
-            lines.append(f"Failure:     {s.failure_reason}")
-        skipped = Counter(i.reason or "" for i in items if i.outcome is Outcome.skipped)
-        if skipped:
-            lines.append("Skipped:")
-            lines += [f"  {n:>5}  {reason}" for reason, n in skipped.most_common()]
-        if s.volumes:
-            lines.append("Volumes:")
-            lines += [
-                f"  {v.namespace}/{v.claim}  {v.outcome}  {v.driver}  snapshot {v.snapshot_handle}"
-                + (f"  volume {v.volume}" if v.volume else "")
-                + (f"  ({v.message})" if v.message else "")
-                for v in s.volumes
-            ]
-        lines += describe_issues("Warnings", s.warnings) + describe_issues("Errors", s.errors)
-        for line in lines:
-            console.print(line, highlight=False, markup=False)
-        if s.workloads:
-            console.print()
-            print_table(
-                ["KIND", "NAMESPACE", "NAME", "READY", "REASON"],
-                [
-                    [w.kind, w.namespace or "", w.name, _readiness(w), w.reason or ""]
-                    for w in s.workloads
-                ],
-                title="Workloads",
-            )
-        if details:
-            console.print()
-            _item_table(restore, items)
-
-    emit(
-        {"restore": restore.to_json_dict(), "items": [i.to_json_dict() for i in items]},
-        output,
-        table,
-    )
-
-
-def _item_table(restore: Restore, items: list[ItemResult]) -> None:
-    dry = restore.spec.dry_run
-    rows = [
-        [outcome_word(i.outcome, dry), i.group_resource, i.namespace or "", i.name, i.reason or ""]
-        for i in items
-    ]
-    print_table(["RESULT", "RESOURCE", "NAMESPACE", "NAME", "DETAIL"], rows, title="Items")
-
-
-def _readiness(w: WorkloadReadiness) -> str:
-    if w.ready:
-        return "yes"
-    return "no" if w.was_ready else "no (nor in the backup)"
-
-
+# In the order `backupctl restore --help` lists them; the read commands are in
+# cli/restore_view.py, delete in cli/restore_delete.py.
+app.command("create")(create)
+app.command("get")(restore_view.get)
+app.command("describe")(restore_view.describe)
 app.command("delete")(restore_delete.delete)
-
-
-@app.command()
-def logs(name: str = RestoreArgument, location: str = LocationOption) -> None:
-    """Print the log of a restore."""
-    loc = resolve_location(location, access_mode=AccessMode.ReadOnly)
-    records.load_restore(loc, name)  # a clear error for an unknown restore
-    console.print(engine.read_log(loc, name), end="", highlight=False, markup=False)
+app.command("logs")(restore_view.logs)
