@@ -5,8 +5,8 @@ registers these on the same `restore` group in the order its help lists them, an
 `restore delete` in cli/restore_delete.py. How a restore's counts read (`counts`) is
 here and shared with `restore create`'s summary.
 
-`restore get` should start fast: the engine's modules are imported whole (cli/lazy.py
-registers the heavy ones as lazy), never `from M import name`.
+The engine is imported whole (cli/lazy.py registers it as lazy), never `from M import
+name`, so `restore get` does not load it.
 """
 
 from __future__ import annotations
