@@ -18,8 +18,7 @@ from backupd.api.common import Phase, parse_duration
 from backupd.api.progress import Callbacks, Step
 from backupd.api.restore import ExistingResourcePolicy, ItemResult, Outcome, Restore, RestoreSpec
 from backupd.errors import BackupdError, UserInputError
-from backupd.restore import engine
-from backupd.restore.applier import DEFAULT_WORKERS
+from backupd.restore import DEFAULT_WORKERS, engine
 from backupd.restore.report import describe_issues, outcome_word
 from backupd.storage import records
 from backupd.storage.catalog import default_restore_name as default_name

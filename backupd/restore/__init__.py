@@ -10,3 +10,5 @@ Planning, per-kind transforms and conflict decisions work on plain dicts and are
 tested without a cluster. Only `targets`, `applier` and `engine` talk to the target
 API server (through backupd.cluster) or the location (through backupd.storage).
 """
+
+DEFAULT_WORKERS = 16  # objects written in parallel (here: the CLI reads it without the applier)

@@ -34,6 +34,7 @@ from backupd.errors import (
     ClusterUnauthorized,
     ClusterUnreachable,
 )
+from backupd.restore import DEFAULT_WORKERS
 from backupd.restore.existing import DRY_RUN, Existing
 from backupd.restore.existing import REPLACE_ATTEMPTS as REPLACE_ATTEMPTS  # tests name it here
 from backupd.restore.ordering import CRD_TIER
@@ -44,7 +45,6 @@ from backupd.restore.workers import Workers
 
 MERGE_PATCH = "application/merge-patch+json"
 METADATA_ONLY = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json"
-DEFAULT_WORKERS = 16
 VALIDATION_NAMESPACE = "default"
 NOT_ATTEMPTED = "not attempted: the restore was cancelled"
 

@@ -41,9 +41,9 @@ from backupd.errors import (
     UserInputError,
 )
 from backupd.kinds.spellings import TypeName
-from backupd.restore import guard, planner, readiness, volumes
+from backupd.restore import DEFAULT_WORKERS, guard, planner, readiness, volumes
 from backupd.restore import velero as velero_conventions
-from backupd.restore.applier import DEFAULT_WORKERS, NOT_ATTEMPTED, Applier
+from backupd.restore.applier import NOT_ATTEMPTED, Applier
 from backupd.restore.report import log_line, secret_masking, summarize
 from backupd.restore.targets import Targets
 from backupd.storage import records

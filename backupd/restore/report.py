@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
 from backupd.api.common import Phase
 from backupd.api.masking import is_secret, mask_text, secret_values
 from backupd.api.restore import ItemIssue, ItemResult, Outcome, OutcomeCounts, RestoreStatus
-from backupd.restore.planner import PlannedItem
+
+if TYPE_CHECKING:
+    from backupd.restore.planner import PlannedItem  # annotations only: `restore get` stays light
 
 CLUSTER = "(cluster)"
 DRY_RUN_WORDS = {Outcome.created: "create", Outcome.updated: "update"}
