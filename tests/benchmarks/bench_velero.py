@@ -192,7 +192,7 @@ def backupctl(args: list[str], kubeconfig: Path, server: MinioServer, work: Path
         seconds=seconds,
         peak_rss_mb=int(hwm.read_text()) / 1024,
         cpu_s=(after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime),
-        items=int(progress.get("itemsBackedUp", progress.get("itemsRestored", 0)) or 0),
+        items=int(progress.get("itemsBackedUp", progress.get("itemsDone", 0)) or 0),
         phase=str(status.get("phase", "")),
     )
 
