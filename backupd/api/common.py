@@ -32,6 +32,10 @@ class Model(BaseModel):
         alias_generator=lambda s: re.sub(r"_([a-z])", lambda m: m.group(1).upper(), s),
         populate_by_name=True,
         extra="forbid",
+        # Each model's validator is built on its first use, not at import: a command
+        # that reads only Backups never pays for Restores, Drills, Schedules (fast start).
+        # pydantic >= 2.14 builds under a lock, so a first use from threads is safe.
+        defer_build=True,
     )
 
     @model_validator(mode="before")
