@@ -14,6 +14,8 @@ from typing import Any
 
 from backupd.kinds.naming import item_where as item_where  # re-exported
 from backupd.kinds.naming import resource_dir as resource_dir
+from backupd.kinds.shortnames import builtin_type
+from backupd.kinds.spellings import TypeName
 
 FORMAT_VERSION = 1
 INDEX_MEMBER = "index.jsonl"
@@ -142,6 +144,49 @@ class IndexEntry:
         return cls(
             group, version, kind, resource, namespace, _object_name(d.get("name")), sha256, size
         )
+
+
+@dataclass(frozen=True)
+class ItemRef:
+    """One object's identity and type, in a backup or in a cluster (no digest, no size):
+    what backup inspection and the restore planner both name items by."""
+
+    group: str
+    version: str
+    kind: str
+    resource: str
+    namespace: str | None
+    name: str
+
+    @classmethod
+    def of(cls, e: IndexEntry) -> ItemRef:
+        return cls(e.group, e.version, e.kind, e.resource, e.namespace, e.name)
+
+    @property
+    def key(self) -> tuple[str, str, str, str]:
+        """Identity across backups and the cluster: group, resource, namespace, name."""
+        return (self.group, self.resource, self.namespace or "", self.name)
+
+    @property
+    def group_resource(self) -> str:
+        return resource_dir(self.resource, self.group)
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    @property
+    def type_name(self) -> TypeName:
+        return builtin_type(self.group, self.resource, self.kind)
+
+    def where(self) -> str:
+        """`deployments.apps/shop/web`, as logs and reports name items."""
+        return item_where(self.group_resource, self.namespace, self.name)
+
+    def __str__(self) -> str:
+        """`configmaps/settings -n shop`, as `backup diff` has always named items."""
+        where = f" -n {self.namespace}" if self.namespace else ""
+        return f"{self.group_resource}/{self.name}{where}"
 
 
 # Every line of an index repeats a few types and namespaces: each is checked once

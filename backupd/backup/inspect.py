@@ -17,9 +17,9 @@ from typing import Any
 
 from backupd.api.masking import mask_pair
 from backupd.archive.format import IndexEntry
+from backupd.archive.format import ItemRef as ItemRef  # re-exported: where views name items
 from backupd.errors import UserInputError
-from backupd.kinds.shortnames import builtin_type, names_builtin
-from backupd.kinds.spellings import TypeName
+from backupd.kinds.shortnames import names_builtin
 
 JSON = dict[str, Any]
 
@@ -36,44 +36,6 @@ OWNED_TYPES: frozenset[tuple[str, str]] = frozenset(
         ("discovery.k8s.io", "endpointslices"),
     }
 )
-
-
-@dataclass(frozen=True)
-class ItemRef:
-    """One object's identity and type, in a backup or in the cluster."""
-
-    group: str
-    version: str
-    kind: str
-    resource: str
-    namespace: str | None
-    name: str
-
-    @classmethod
-    def of(cls, e: IndexEntry) -> ItemRef:
-        return cls(e.group, e.version, e.kind, e.resource, e.namespace, e.name)
-
-    @property
-    def key(self) -> tuple[str, str, str, str]:
-        """Identity across backups and the cluster: group, resource, namespace, name."""
-        return (self.group, self.resource, self.namespace or "", self.name)
-
-    @property
-    def group_resource(self) -> str:
-        return f"{self.resource}.{self.group}" if self.group else self.resource
-
-    @property
-    def api_version(self) -> str:
-        return f"{self.group}/{self.version}" if self.group else self.version
-
-    @property
-    def type_name(self) -> TypeName:
-        return builtin_type(self.group, self.resource, self.kind)
-
-    def __str__(self) -> str:
-        """`configmaps/settings -n shop`, as `backup diff` has always named items."""
-        where = f" -n {self.namespace}" if self.namespace else ""
-        return f"{self.group_resource}/{self.name}{where}"
 
 
 @dataclass(frozen=True)

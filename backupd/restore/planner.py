@@ -22,7 +22,8 @@ import orjson
 
 from backupd.api.backup import ClusterResources
 from backupd.api.restore import RestoreSpec
-from backupd.archive.format import IndexEntry, item_where, resource_dir
+from backupd.archive.format import IndexEntry
+from backupd.archive.format import ItemRef as ItemRef  # re-exported
 from backupd.errors import UserInputError
 from backupd.kinds.needs import Needs
 from backupd.kinds.references import CLUSTER_SCOPED_TARGETS, CRD, GRANTING_TYPES, STORAGE_CLASS
@@ -43,27 +44,6 @@ JSON = dict[str, Any]
 Key = tuple[str, str, str, str]
 NAMESPACES = ("", "namespaces")
 CRDS = (CRD.group, CRD.resource)
-
-
-@dataclass(frozen=True)
-class ItemRef:
-    group: str
-    version: str
-    kind: str
-    resource: str
-    namespace: str | None
-    name: str
-
-    @classmethod
-    def of(cls, e: IndexEntry) -> ItemRef:
-        return cls(e.group, e.version, e.kind, e.resource, e.namespace, e.name)
-
-    @property
-    def group_resource(self) -> str:
-        return resource_dir(self.resource, self.group)
-
-    def where(self) -> str:
-        return item_where(self.group_resource, self.namespace, self.name)
 
 
 @dataclass
