@@ -260,8 +260,7 @@ def resource_list(entries: Iterable[IndexEntry]) -> dict[str, list[str]]:
     `backup describe --details` lists them."""
     groups: dict[str, list[tuple[str, str]]] = {}
     for e in entries:
-        api = f"{e.group}/{e.version}" if e.group else e.version
-        groups.setdefault(f"{api}/{e.kind}", []).append((e.namespace or "", e.name))
+        groups.setdefault(f"{e.api_version}/{e.kind}", []).append((e.namespace or "", e.name))
     return {
         kind: [f"{ns}/{name}" if ns else name for ns, name in sorted(items)]
         for kind, items in sorted(groups.items())
