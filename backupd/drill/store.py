@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from typing import Literal
+from typing import Any, Literal
 
 import orjson
 from pydantic import ValidationError
@@ -104,9 +104,8 @@ def _invalid(e: ValidationError | BackupdError) -> str:
     return f"{where}: {first['msg']}"
 
 
-def _commit(location: Location, name: str) -> _Commit:
+def _commit(location: Location, name: str, document: dict[str, Any]) -> _Commit:
     keys = DrillKeys(name)
-    document = read_committed(location, name, "drills")
     try:
         return _Commit.from_stored(document)
     except (ValidationError, BackupdError) as e:
@@ -132,8 +131,13 @@ def _object(location: Location, key: str, recorded: StoredObject) -> bytes:
 def load(location: Location, name: str) -> DrillReport:
     """The stored drill `name`: NotFoundError if absent (or never committed),
     ArchiveError/IntegrityError if damaged."""
+    return _load(location, name, read_committed(location, name, "drills"))
+
+
+def _load(location: Location, name: str, document: dict[str, Any]) -> DrillReport:
+    """The drill whose committed drill.json is `document` (already read)."""
     keys = DrillKeys(name)
-    commit = _commit(location, name)
+    commit = _commit(location, name, document)
     data = _object(location, keys.report, commit.status.report)
     try:
         report = DrillReport.from_stored(orjson.loads(data))
@@ -157,7 +161,7 @@ def scan_drills(location: Location) -> tuple[list[DrillReport], list[Skipped]]:
     for document in documents:
         name = str(document["metadata"]["name"])
         try:
-            reports.append(load(location, name))
+            reports.append(_load(location, name, document))
         except BackupdError as e:
             skipped.append(Skipped(DrillKeys(name).metadata, str(e)))
     reports.sort(key=lambda r: (r.started, r.metadata.name), reverse=True)
