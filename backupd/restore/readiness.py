@@ -43,6 +43,7 @@ from backupd.archive.format import IndexEntry
 from backupd.cluster.client import KubeClient
 from backupd.errors import BackupdError, ClusterForbidden, ClusterNotFound
 from backupd.kinds import readiness as rules
+from backupd.kinds.naming import resource_dir
 from backupd.kinds.readiness import Verdict
 from backupd.restore import events
 
@@ -202,7 +203,7 @@ def _read(kube: KubeClient, states: list[_State]) -> dict[tuple[str, str], JSON]
                 pass  # allowed namespace by namespace only
         return _listed(kube, paths)
     except ClusterNotFound:
-        return f"{first.resource}.{first.group} is not served (is its CRD restored?)"
+        return f"{resource_dir(first.resource, first.group)} is not served (is its CRD restored?)"
     except BackupdError as e:
         return f"cannot read it: {e}"
 
