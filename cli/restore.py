@@ -17,6 +17,7 @@ from backupd.api.backup import ClusterResources
 from backupd.api.common import Phase, parse_duration
 from backupd.api.progress import Callbacks, Step
 from backupd.api.restore import ExistingResourcePolicy, ItemResult, Outcome, Restore, RestoreSpec
+from backupd.backup.selection import split_csv
 from backupd.errors import BackupdError, UserInputError
 from backupd.restore import DEFAULT_WORKERS, engine
 from backupd.restore.report import describe_issues, outcome_word
@@ -54,13 +55,9 @@ _DRY_RUN = "dry-run"  # the name a dry run without one runs under
 _NO_CHANGE = frozenset({Outcome.unchanged, Outcome.skipped})
 
 
-def _csv(values: list[str] | None) -> list[str]:
-    return [v.strip() for value in values or [] for v in value.split(",") if v.strip()]
-
-
 def _mappings(values: list[str] | None, what: str) -> dict[str, str]:
     mapping: dict[str, str] = {}
-    for pair in _csv(values):
+    for pair in split_csv(values):
         source, sep, target = pair.partition(":")
         if not sep or not source or not target:
             raise UserInputError(f"invalid {what} mapping {pair[:80]!r}: use SOURCE:TARGET")
@@ -288,11 +285,11 @@ def create(
     spec = RestoreSpec(
         backup_name=from_backup,
         schedule_name=from_schedule,
-        included_namespaces=_csv(include_namespaces) or ["*"],
-        excluded_namespaces=_csv(exclude_namespaces),
-        included_resources=_csv(include_resources) or ["*"],
-        excluded_resources=_csv(exclude_resources),
-        include_items=_csv(include_items),
+        included_namespaces=split_csv(include_namespaces) or ["*"],
+        excluded_namespaces=split_csv(exclude_namespaces),
+        included_resources=split_csv(include_resources) or ["*"],
+        excluded_resources=split_csv(exclude_resources),
+        include_items=split_csv(include_items),
         label_selector=selector,
         include_cluster_resources=_choice(
             include_cluster_resources, ClusterResources, "--include-cluster-resources"
