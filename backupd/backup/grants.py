@@ -31,6 +31,7 @@ def take_granting(
     if not run.needs.accounts:
         return
     for res in (r for r in by_gr.values() if (r.group, r.resource) in GRANTING_TYPES):
+        filtered_out = not res_filter.matches(res)  # once per type, not per object
         try:
             for items, _ in list_pages(kube, res):
                 for obj in items:
@@ -38,7 +39,7 @@ def take_granting(
                     if ref is None or (res.group_resource, ref.name) in run.taken:
                         continue
                     why = run.needs.describe(ref.key)
-                    if not res_filter.matches(res):
+                    if filtered_out:
                         run.issue(
                             "warning",
                             res,
