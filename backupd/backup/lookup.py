@@ -33,7 +33,11 @@ def find_item(
     if not slash or not kind or not name:
         raise UserInputError(f"expected TYPE/NAME (e.g. cm/settings), got {item!r}")
     refs = [(e, ItemRef.of(e)) for e in entries]
-    of_type = [(e, r) for e, r in refs if r.type_name.matches(kind)]
+    named: dict[tuple[str, str, str], bool] = {}  # per type, not per item
+    for _, r in refs:
+        if (r.group, r.resource, r.kind) not in named:
+            named[(r.group, r.resource, r.kind)] = r.type_name.matches(kind)
+    of_type = [(e, r) for e, r in refs if named[(r.group, r.resource, r.kind)]]
     hits = [e for e, r in of_type if r.name == name and _within(r, namespace)]
     if len(hits) == 1:
         return hits[0]
