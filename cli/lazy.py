@@ -71,13 +71,23 @@ def defer_heavy_modules() -> None:
 # In the order the root help lists them: the daily work first, the plumbing last.
 COMMANDS: dict[str, Lazy] = {
     "backup": Lazy("cli.backup", "app", "Create, list, inspect, download and delete backups."),
-    "restore": Lazy("cli.restore", "app", "Restore backups into a cluster; list restores."),
+    "restore": Lazy(
+        "cli.restore", "app", "Restore backups into a cluster; list and inspect restores."
+    ),
     "schedule": Lazy("cli.schedule", "app", "Schedules of backups, run by the backupd controller."),
     "drill": Lazy("cli.drill", "app", "Restore drills: prove a backup comes back, with a report."),
     "location": Lazy("cli.location", "app", "Add, show, delete and check storage locations."),
     "sandbox": Lazy("cli.sandbox", "app", "Start, stop and inspect a local sandbox cluster."),
-    "install": Lazy("cli.install", "install", "Install backupd into a cluster."),
-    "version": Lazy("cli.version", "version", "Print the client and server versions."),
+    "install": Lazy(
+        "cli.install",
+        "install",
+        ("Install backupd (CRDs, namespace, RBAC, Deployment, Service) by server-side apply."),
+    ),
+    "version": Lazy(
+        "cli.version",
+        "version",
+        "Print the client's version and the backupd controller's in the cluster.",
+    ),
 }
 
 
