@@ -31,7 +31,6 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
-import datetime
 import json
 import logging
 import shutil
@@ -41,7 +40,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from apscheduler.schedulers.background import BackgroundScheduler
 from pydantic import ValidationError
 
 from backupd.api.common import now
@@ -51,6 +49,7 @@ from backupd.backup import cron
 from backupd.cluster.client import JSON, KubeClient
 from backupd.controller.context import Context
 from backupd.controller.resources import annotations_of, parse_stamp, stamp
+from backupd.controller.schedules import CronResources
 from backupd.drill import run as drill_run
 from backupd.drill import summary
 from backupd.errors import BackupdError, ClusterNotFound, UserInputError
@@ -67,26 +66,11 @@ def _reason(e: Exception) -> str:
     return str(e).splitlines()[0] if str(e) else type(e).__name__
 
 
-class DrillSchedules:
+class DrillSchedules(CronResources):
     def __init__(self, ctx: Context) -> None:
-        self.ctx = ctx
-        self.scheduler = BackgroundScheduler(
-            timezone=datetime.UTC,
-            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30},
-        )
-        self._known: dict[str, str] = {}
+        super().__init__(ctx)
         self._run_now: dict[str, str] = {}
         self._running: set[str] = set()
-        self._lock = threading.Lock()
-
-    def start(self) -> None:
-        self.scheduler.start()
-
-    def stop(self) -> None:
-        self.scheduler.shutdown(wait=False)
-
-    def jobs(self) -> list[str]:
-        return sorted(j.id for j in self.scheduler.get_jobs())
 
     # -- watch events ----------------------------------------------------------------
     def on_event(self, event_type: str | None, obj: JSON) -> None:
@@ -130,10 +114,6 @@ class DrillSchedules:
         self._status(obj, {"lastRunNow": wanted})
         log.info("drill schedule %s: run now (%s=%s)", name, RUN_NOW, wanted)
         self.fire(name, why=f"{RUN_NOW}={wanted}")
-
-    def _remove(self, name: str) -> None:
-        if self.scheduler.get_job(name) is not None:
-            self.scheduler.remove_job(name)
 
     def _status(self, obj: JSON, status: dict[str, Any]) -> None:
         try:

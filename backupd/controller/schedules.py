@@ -35,10 +35,13 @@ RUNNING = frozenset({Phase.new.value, Phase.in_progress.value})
 log = logging.getLogger(__name__)
 
 
-class Schedules:
-    def __init__(self, ctx: Context, *, run_missed: bool = True) -> None:
+class CronResources:
+    """The APScheduler bookkeeping shared by Schedules and DrillSchedules
+    (backupd.controller.drills): one job per resource, named after it, and the last
+    spec seen of each, to tell a spec change from a status change."""
+
+    def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
-        self.run_missed = run_missed
         self.scheduler = BackgroundScheduler(
             timezone=datetime.UTC,
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30},
@@ -55,6 +58,16 @@ class Schedules:
     def jobs(self) -> list[str]:
         return sorted(j.id for j in self.scheduler.get_jobs())
 
+    def _remove(self, name: str) -> None:
+        if self.scheduler.get_job(name) is not None:
+            self.scheduler.remove_job(name)
+
+
+class Schedules(CronResources):
+    def __init__(self, ctx: Context, *, run_missed: bool = True) -> None:
+        super().__init__(ctx)
+        self.run_missed = run_missed
+
     # -- watch events ----------------------------------------------------------------
     def on_event(self, event_type: str | None, obj: JSON) -> None:
         name = obj["metadata"]["name"]
@@ -70,10 +83,6 @@ class Schedules:
             first = name not in self._known
             self._known[name] = key
         self.sync(obj, first=first)
-
-    def _remove(self, name: str) -> None:
-        if self.scheduler.get_job(name) is not None:
-            self.scheduler.remove_job(name)
 
     def _status(self, obj: JSON, status: dict[str, Any]) -> None:
         try:
