@@ -75,10 +75,10 @@ def needs(
     what: Blocked,
     objects: Mapping[Key, tuple[IndexEntry, JSON]],
     served: Collection[tuple[str, str]],
+    crd_names: Collection[str],
 ) -> list[Reference]:
     """What the backup's object(s) for `what` refer to; for a custom resource of a type
-    the target does not serve, its CRD too."""
-    crd_names = {e.name for e, _ in objects.values() if (e.group, e.resource) == CRD_KEY}
+    the target does not serve, its CRD too. `crd_names`: the CRDs in the backup."""
     found: dict[Key, Reference] = {}
     for e, obj in objects.values():
         if not what.matches(e):
@@ -111,10 +111,11 @@ def problems(
     object the backup lacks (a built-in PriorityClass, a CRD installed beforehand)."""
     pieces: dict[Key, tuple[Reference, list[str]]] = {}
     unexplained: list[Blocked] = []
+    crd_names = {e.name for e, _ in objects.values() if (e.group, e.resource) == CRD_KEY}
     for what in failed:
         lacking = [
             ref
-            for ref in needs(what, objects, served)
+            for ref in needs(what, objects, served, crd_names)
             if ref.key not in objects and not exists(ref)
         ]
         for ref in lacking:
