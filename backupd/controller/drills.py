@@ -49,7 +49,7 @@ from backupd.backup import cron
 from backupd.cluster.client import JSON, KubeClient
 from backupd.controller.context import Context
 from backupd.controller.resources import annotations_of, parse_stamp, stamp
-from backupd.controller.schedules import CronResources
+from backupd.controller.schedules import CronResources, spec_error
 from backupd.drill import run as drill_run
 from backupd.drill import summary
 from backupd.errors import BackupdError, ClusterNotFound, UserInputError
@@ -60,9 +60,7 @@ log = logging.getLogger(__name__)
 
 def _reason(e: Exception) -> str:
     if isinstance(e, ValidationError):
-        first = e.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        return f"spec.{where}: {first['msg']}" if where else str(first["msg"])
+        return spec_error(e)
     return str(e).splitlines()[0] if str(e) else type(e).__name__
 
 

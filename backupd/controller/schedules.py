@@ -96,7 +96,7 @@ class Schedules(CronResources):
             spec = ScheduleSpec.model_validate(obj.get("spec") or {})
             trig = cron.trigger(spec.schedule, spec.time_zone)
         except (ValidationError, BackupdError) as e:
-            reason = str(e).splitlines()[0] if isinstance(e, BackupdError) else _pydantic(e)
+            reason = str(e).splitlines()[0] if isinstance(e, BackupdError) else spec_error(e)
             self._remove(name)
             self._status(obj, {"phase": "FailedValidation", "validationErrors": [reason]})
             self.ctx.res.event(obj, "FailedValidation", reason, warning=True)
@@ -181,7 +181,8 @@ class Schedules(CronResources):
         log.warning("schedule %s: run skipped: %s", name, reason)
 
 
-def _pydantic(e: ValidationError) -> str:
+def spec_error(e: ValidationError) -> str:
+    """The first error of a resource's spec, as `spec.FIELD: message`."""
     first = e.errors()[0]
     where = ".".join(str(p) for p in first["loc"])
     return f"spec.{where}: {first['msg']}" if where else str(first["msg"])
