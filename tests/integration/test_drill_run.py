@@ -107,7 +107,10 @@ def assert_passed_with_rto_and_rpo(code: int, report: DrillReport, stderr: str) 
     times = report.times
     assert times.rto_seconds is not None and times.rto_seconds > 0
     assert times.rto_seconds == pytest.approx(times.restore_seconds + times.readiness_seconds)
-    assert times.rpo_seconds > 0
+    # RPO is the backup's age when the drill started; both times are kept to the second, so a
+    # drill started in the second the backup completed has an RPO of 0.
+    assert report.backup_completed is not None
+    assert times.rpo_seconds == (report.started - report.backup_completed).total_seconds() >= 0
     assert report.workloads and all(w.ready for w in report.workloads)
     assert {"Deployment", "StatefulSet", "Widget"} <= {w.kind for w in report.workloads}
     assert all(row.failed == 0 for row in report.namespaces)
