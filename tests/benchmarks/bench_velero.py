@@ -15,7 +15,9 @@ server, `backupd.sandbox.latency`; 0 = direct):
 - each restores its backup into an empty sandbox of its own.
 Wall time, peak RSS (VmHWM: Velero's server plus its plugin process, reset before each
 operation; backupctl's process, read at its exit), CPU seconds and items are reported
-per tool, with the ratios Velero / backupctl. One JSON line per (N, latency), then a table.
+per tool, with the ratios Velero / backupctl. The raw LIST floor (every namespaced type
+of the namespaces, paged, no start-up) bounds what any backup can reach: the "bound"
+column is Velero's backup time over it. One JSON line per (N, latency), then a table.
 """
 
 from __future__ import annotations
@@ -64,6 +66,39 @@ sys.argv[0] = "backupctl"
 from cli.main import main
 main()
 """
+
+
+# The floor of any backup of the namespaces: a paged LIST (limit 500) of every namespaced
+# type that can be listed, read and parsed, in a child process through the same client and
+# the same latency, timed from the first request (start-up and discovery excluded).
+_FLOOR = """
+import json, sys, time
+from backupd.cluster.client import KubeClient
+from backupd.cluster.discovery import discover
+from backupd.cluster.listing import list_pages
+kube = KubeClient.from_kubeconfig(sys.argv[1])
+wanted = set(sys.argv[2].split(","))
+types = [r for r in discover(kube).resources if r.namespaced and "list" in r.verbs]
+started = time.monotonic()
+n = 0
+for res in types:
+    for items, _ in list_pages(kube, res):
+        n += sum(1 for i in items if i["metadata"].get("namespace") in wanted)
+print(json.dumps({"seconds": time.monotonic() - started, "items": n}))
+"""
+
+
+def floor(kubeconfig: Path, namespaces: list[str]) -> JSON:
+    """Seconds and items of the raw LIST floor (see _FLOOR)."""
+    out = subprocess.run(
+        [sys.executable, "-c", _FLOOR, str(kubeconfig), ",".join(namespaces)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPO_ROOT,
+    )
+    result: JSON = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
 
 
 def app_objects(ns: str, i: int) -> list[tuple[str, JSON]]:
@@ -218,6 +253,7 @@ def run_latency(
             source, store, "velero", work / f"velero-{tag}", kubeconfig=kubeconfig
         ) as v:
             velero_backup = v.backup(namespaces, f"v-{tag}")
+        row["list_floor"] = floor(kubeconfig, namespaces)
         ours_backup = backupctl(
             ["backup", "create", f"b-{tag}", "-n", ",".join(namespaces), "--location", location],
             kubeconfig,
@@ -253,15 +289,17 @@ def run_latency(
             }
         row[f"{what}_speedup"] = round(velero.seconds / ours.seconds, 2)
         row[f"{what}_rss_ratio"] = round(velero.peak_rss_mb / ours.peak_rss_mb, 2)
+    # The best backup speed-up any tool could reach: Velero's time over the raw LIST alone.
+    row["backup_speedup_bound"] = round(velero_backup.seconds / row["list_floor"]["seconds"], 2)
     return row
 
 
 def table(rows: list[JSON]) -> str:
     head = (
         "| objects | latency | Velero backup | backupctl backup | speedup "
-        "| Velero restore | backupctl restore | speedup |"
+        "| raw LIST | bound | Velero restore | backupctl restore | speedup |"
     )
-    lines = [head, "|" + "---|" * 8]
+    lines = [head, "|" + "---|" * 10]
 
     def cell(u: JSON) -> str:
         return f"{u['s']:.1f} s, {u['rss_mb']} MB, {u['cpu_s']:.1f} CPU-s, {u['items']} items"
@@ -270,6 +308,8 @@ def table(rows: list[JSON]) -> str:
         lines.append(
             f"| {r['objects']:,} | {r['latency_ms']:g} ms | {cell(r['velero_backup'])} "
             f"| {cell(r['backupctl_backup'])} | {r['backup_speedup']}x "
+            f"| {r['list_floor']['seconds']:.2f} s, {r['list_floor']['items']} items "
+            f"| {r['backup_speedup_bound']}x "
             f"| {cell(r['velero_restore'])} | {cell(r['backupctl_restore'])} "
             f"| {r['restore_speedup']}x |"
         )
