@@ -4,7 +4,8 @@ For a stuck workload: the Warning Events of the workload itself, of the ReplicaS
 it owns and of the Pods they own (quota exceeded, forbidden, PriorityClass not found,
 FailedScheduling, image pull back-off), as one line each,
 `ReplicaSet/web-5d8f: FailedCreate: <message>`, oldest first. One LIST each of Events,
-ReplicaSets and Pods per namespace, never a GET per object.
+ReplicaSets and Pods per namespace, never a GET per object, indexed once by owner and
+involved object so that many stuck workloads cost no more than one pass each.
 """
 
 from __future__ import annotations
@@ -43,13 +44,14 @@ def _uid(obj: Mapping[str, Any] | None) -> str:
     return str(((obj or {}).get("metadata") or {}).get("uid") or "")
 
 
-def _owned_by(objects: Iterable[JSON], uids: set[str]) -> list[JSON]:
-    owned = []
+def _children(objects: Iterable[JSON]) -> dict[str, list[str]]:
+    """Owner uid -> the uids of the objects it owns (an object may have several owners)."""
+    out: dict[str, list[str]] = {}
     for o in objects:
-        owners = (o.get("metadata") or {}).get("ownerReferences") or []
-        if any(ref.get("uid") in uids for ref in owners):
-            owned.append(o)
-    return owned
+        for ref in (o.get("metadata") or {}).get("ownerReferences") or []:
+            if ref.get("uid"):
+                out.setdefault(str(ref["uid"]), []).append(_uid(o))
+    return out
 
 
 def _when(event: Mapping[str, Any]) -> str:
@@ -88,12 +90,14 @@ def of_workloads(kube: KubeClient, namespace: str, live: Sequence[JSON]) -> list
         pods = kube.get(f"/api/v1/namespaces/{namespace}/pods").get("items") or []
     except BackupdError:
         return [[] for _ in live]
+    sets_of, pods_of = _children(sets), _children(pods)
+    by_uid: dict[str, list[JSON]] = {}
+    for e in warnings:
+        by_uid.setdefault(str((e.get("involvedObject") or {}).get("uid") or ""), []).append(e)
     found: list[list[str]] = []
     for obj in live:
         uids = {_uid(obj)}
-        uids |= {_uid(o) for o in _owned_by(sets, uids)}
-        uids |= {_uid(o) for o in _owned_by(pods, uids)}
-        found.append(
-            lines(e for e in warnings if (e.get("involvedObject") or {}).get("uid") in uids)
-        )
+        uids.update(u for owner in list(uids) for u in sets_of.get(owner, ()))
+        uids.update(u for owner in list(uids) for u in pods_of.get(owner, ()))
+        found.append(lines(e for u in uids if u for e in by_uid.get(u, ())))
     return found

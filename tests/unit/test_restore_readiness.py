@@ -321,3 +321,55 @@ def test_the_most_telling_event_is_why_pods_are_not_made_then_not_scheduled() ->
     assert events.most_telling([said[0], said[2]]) == said[0]
     assert events.most_telling([said[2]]) == said[2]
     assert events.gist(said[1]) == "pods is forbidden: exceeded quota"
+
+
+def _owned(kind: str, name: str, uid: str, owner: str) -> dict[str, Any]:
+    return {
+        "kind": kind,
+        "metadata": {"name": name, "uid": uid, "ownerReferences": [{"uid": owner}]},
+    }
+
+
+def _warning(kind: str, name: str, uid: str, reason: str, at: str) -> dict[str, Any]:
+    return {
+        "type": "Warning",
+        "reason": reason,
+        "message": f"{reason} of {name}",
+        "lastTimestamp": at,
+        "involvedObject": {"kind": kind, "name": name, "uid": uid},
+    }
+
+
+def test_each_stuck_workload_gets_the_warnings_of_its_replicasets_and_pods_only() -> None:
+    ns = "/api/v1/namespaces/shop"
+    server = Server(
+        {
+            f"{ns}/events": [
+                _warning("ReplicaSet", "web-1", "rs-web", "FailedCreate", "2026-01-01T00:00:02Z"),
+                _warning("Pod", "web-1-a", "pod-web", "FailedScheduling", "2026-01-01T00:00:01Z"),
+                _warning("ReplicaSet", "api-1", "rs-api", "FailedCreate", "2026-01-01T00:00:03Z"),
+                {
+                    **_warning("Pod", "x", "pod-x", "Other", "2026-01-01T00:00:04Z"),
+                    "type": "Normal",
+                },
+            ],
+            "/apis/apps/v1/namespaces/shop/replicasets": [
+                _owned("ReplicaSet", "web-1", "rs-web", "dep-web"),
+                _owned("ReplicaSet", "api-1", "rs-api", "dep-api"),
+            ],
+            f"{ns}/pods": [_owned("Pod", "web-1-a", "pod-web", "rs-web")],
+        }
+    )
+    web, api, idle = (
+        {"kind": "Deployment", "metadata": {"name": n, "uid": u}}
+        for n, u in (("web", "dep-web"), ("api", "dep-api"), ("idle", "dep-idle"))
+    )
+    found = events.of_workloads(server.kube, "shop", [web, api, idle])
+    assert found == [
+        [
+            "Pod/web-1-a: FailedScheduling: FailedScheduling of web-1-a",
+            "ReplicaSet/web-1: FailedCreate: FailedCreate of web-1",
+        ],
+        ["ReplicaSet/api-1: FailedCreate: FailedCreate of api-1"],
+        [],
+    ]
