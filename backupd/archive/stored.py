@@ -118,17 +118,20 @@ class OpenedBackup:
 
 
 @contextmanager
-def opened(location: Location, backup: Backup) -> Iterator[OpenedBackup]:
-    """The backup's verified index, and a reader streaming its archive from the
-    location: nothing is written to disk, and every read checks the whole archive.
-    A Velero backup is indexed by one pass over its tarball (backupd.archive.velero)."""
+def opened(
+    location: Location, backup: Backup, *, index: Index | None = None
+) -> Iterator[OpenedBackup]:
+    """The backup's verified index (`index` when the caller has loaded it already), and a
+    reader streaming its archive from the location: nothing is written to disk, and
+    every read checks the whole archive. A Velero backup is indexed by one pass over its
+    tarball (backupd.archive.velero), whatever `index` says."""
     if is_velero(backup):
         from backupd.archive.velero import reader_of
 
         velero = reader_of(location, backup)
         yield OpenedBackup(backup, velero.velero.index, velero)
         return
-    index = load_index(location, backup)
+    index = index or load_index(location, backup)
     reader = ArchiveReader(
         lambda: archive_stream(location, backup), index, source=f"backup {backup.metadata.name}"
     )

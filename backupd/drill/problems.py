@@ -16,7 +16,7 @@ failed with no missing piece found is a problem of its own, with its reason.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 from backupd.api.drill import DrillProblem, WorkloadReadiness
@@ -71,16 +71,31 @@ def _crd_of(e: IndexEntry, who: str) -> Reference:
     return Reference(CRD.group, CRD.resource, CRD.kind, None, f"{e.resource}.{e.group}", who)
 
 
+Identity = tuple[str, str | None, str]  # kind, namespace, name: what a failure names
+
+
+def _identity(e: IndexEntry) -> Identity:
+    return (e.kind, e.namespace, e.name)
+
+
+def wanted(failed: Iterable[Blocked], entries: Iterable[IndexEntry]) -> list[IndexEntry]:
+    """The entries of the backup whose objects say what the failures need: only those
+    are read back from the archive, never the whole backup."""
+    names = {(b.kind, b.namespace, b.name) for b in failed}
+    return [e for e in entries if _identity(e) in names]
+
+
 def needs(
     what: Blocked,
-    objects: Mapping[Key, tuple[IndexEntry, JSON]],
+    candidates: Iterable[tuple[IndexEntry, JSON]],
     served: Collection[tuple[str, str]],
     crd_names: Collection[str],
 ) -> list[Reference]:
     """What the backup's object(s) for `what` refer to; for a custom resource of a type
-    the target does not serve, its CRD too. `crd_names`: the CRDs in the backup."""
+    the target does not serve, its CRD too. `candidates`: the backup's objects of the
+    same kind, namespace and name; `crd_names`: the CRDs in the backup."""
     found: dict[Key, Reference] = {}
-    for e, obj in objects.values():
+    for e, obj in candidates:
         if not what.matches(e):
             continue
         for ref in references(obj, e.group, e.resource, e.kind, crd_names=crd_names):
@@ -101,22 +116,34 @@ def _piece(ref: Reference) -> str:
 
 def problems(
     failed: Sequence[Blocked],
-    objects: Mapping[Key, tuple[IndexEntry, JSON]],
+    entries: Iterable[IndexEntry],
+    objects: Iterable[tuple[IndexEntry, JSON]],
     *,
     served: Collection[tuple[str, str]],
     exists: Callable[[Reference], bool],
 ) -> list[DrillProblem]:
     """One problem per missing piece (naming everything it blocks, in order), then one
-    per failure no missing piece explains. `exists` says whether the target has an
-    object the backup lacks (a built-in PriorityClass, a CRD installed beforehand)."""
+    per failure no missing piece explains. `entries`: the backup's whole index;
+    `objects`: at least those of `wanted(failed, entries)`. `exists` says whether the
+    target has an object the backup lacks (a built-in PriorityClass, a CRD installed
+    beforehand)."""
     pieces: dict[Key, tuple[Reference, list[str]]] = {}
     unexplained: list[Blocked] = []
-    crd_names = {e.name for e, _ in objects.values() if (e.group, e.resource) == CRD_KEY}
+    in_backup: set[Key] = set()
+    crd_names: set[str] = set()
+    for e in entries:
+        in_backup.add(e.key)
+        if (e.group, e.resource) == CRD_KEY:
+            crd_names.add(e.name)
+    by_identity: dict[Identity, list[tuple[IndexEntry, JSON]]] = {}
+    for e, obj in objects:
+        by_identity.setdefault(_identity(e), []).append((e, obj))
     for what in failed:
+        candidates = by_identity.get((what.kind, what.namespace, what.name), [])
         lacking = [
             ref
-            for ref in needs(what, objects, served, crd_names)
-            if ref.key not in objects and not exists(ref)
+            for ref in needs(what, candidates, served, crd_names)
+            if ref.key not in in_backup and not exists(ref)
         ]
         for ref in lacking:
             users = pieces.setdefault(ref.key, (ref, []))[1]

@@ -191,7 +191,8 @@ def _exists(kube: KubeClient, served: dict[tuple[str, str], ApiResource], ref: R
 
 def _findings(location: Location, backup: Backup, kube: KubeClient, out: _Outcome) -> None:
     """Every item accounted for; for each failure, the missing piece it needs."""
-    out.entries = load_index(location, backup).entries
+    index = load_index(location, backup)
+    out.entries = index.entries
     missing = accounting.unaccounted(out.entries, out.items)
     if missing:
         shown = ", ".join(f"{e.group_resource}/{e.namespace or ''}/{e.name}" for e in missing[:5])
@@ -204,11 +205,12 @@ def _findings(location: Location, backup: Backup, kube: KubeClient, out: _Outcom
     failed = problems.blocked(out.items, out.workloads)
     if not failed:
         return
-    with opened(location, backup) as stored:
-        objects = {e.key: (e, obj) for e, obj in stored.objects(stored.entries)}
+    with opened(location, backup, index=index) as stored:  # one pass; keeps only these
+        objects = stored.objects(problems.wanted(failed, out.entries))
     by_kind = discover(kube).by_kind()
     out.problems += problems.problems(
         failed,
+        out.entries,
         objects,
         served={(r.group, r.resource) for r in by_kind.values()},
         exists=lambda ref: _exists(kube, by_kind, ref),

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,6 @@ from backupd.api.backup import Backup, ClusterInfo
 from backupd.api.common import ObjectMeta
 from backupd.api.drill import DrillProblem, DrillSpec, DrillVerdict, WorkloadReadiness
 from backupd.api.restore import ItemResult, Outcome
-from backupd.archive.format import IndexEntry
 from backupd.drill import accounting, problems, verdict
 from backupd.drill.ephemeral import PREFIX, DrillInterrupted, TeardownSignals, sweep_stale
 from backupd.drill.targets import refuse_source
@@ -61,8 +61,15 @@ def with_priority_class(o: JSON, name: str) -> JSON:
     return o
 
 
-def backup_objects(*objs: JSON) -> dict[tuple[str, str, str, str], tuple[IndexEntry, JSON]]:
-    return {entry(o).key: (entry(o), o) for o in objs}
+def find_problems(
+    failed: list[problems.Blocked], *objs: JSON, exists: Callable[[Reference], bool]
+) -> list[DrillProblem]:
+    """problems.problems as a drill runs it: the whole index, and only the objects
+    problems.wanted names read back."""
+    entries = [entry(o) for o in objs]
+    bodies = {e.key: o for e, o in zip(entries, objs, strict=True)}
+    objects = [(e, bodies[e.key]) for e in problems.wanted(failed, entries)]
+    return problems.problems(failed, entries, objects, served=SERVED, exists=exists)
 
 
 # -- accounting -----------------------------------------------------------------------
@@ -115,7 +122,7 @@ def never_there(_ref: Reference) -> bool:
 def test_a_priority_class_missing_from_the_backup_is_named_with_the_deployment_it_blocks() -> None:
     web = with_priority_class(deployment("web"), "high")
     failed = problems.blocked([result(web, Outcome.created)], [workload("web", ready=False)])
-    found = problems.problems(failed, backup_objects(web), served=SERVED, exists=never_there)
+    found = find_problems(failed, web, exists=never_there)
     assert found == [
         DrillProblem(
             message="PriorityClass high is not in the backup",
@@ -129,12 +136,7 @@ def test_a_priority_class_missing_from_the_backup_is_named_with_the_deployment_i
 def test_a_piece_the_target_already_has_is_not_blamed_and_the_failure_keeps_its_reason() -> None:
     web = with_priority_class(deployment("web"), "system-cluster-critical")
     failed = problems.blocked([], [workload("web", ready=False)])
-    found = problems.problems(
-        failed,
-        backup_objects(web),
-        served=SERVED,
-        exists=lambda ref: ref.name == "system-cluster-critical",
-    )
+    found = find_problems(failed, web, exists=lambda ref: ref.name == "system-cluster-critical")
     assert [p.message for p in found] == [
         "deployment shop/web not ready: 0/2 available: pods forbidden"
     ]
@@ -144,9 +146,7 @@ def test_custom_resources_whose_crd_was_excluded_name_the_crd_and_each_of_them()
     one, two = custom("Widget", "widget-1"), custom("Widget", "widget-2")
     refused = "the target cluster does not serve example.com/v1 Widget"
     items = [result(one, Outcome.failed, refused), result(two, Outcome.failed, refused)]
-    found = problems.problems(
-        problems.blocked(items, []), backup_objects(one, two), served=SERVED, exists=never_there
-    )
+    found = find_problems(problems.blocked(items, []), one, two, exists=never_there)
     assert [(p.message, p.blocks) for p in found] == [
         (
             "CustomResourceDefinition widgets.example.com is not in the backup",
@@ -159,12 +159,20 @@ def test_a_crd_in_the_backup_is_no_missing_piece() -> None:
     widgets = crd("widgets", "example.com", "Widget")
     one = custom("Widget", "widget-1")
     items = [result(one, Outcome.failed, "its CRD is not ready: NamesAccepted False")]
-    found = problems.problems(
-        problems.blocked(items, []), backup_objects(widgets, one), served=SERVED, exists=never_there
-    )
+    found = find_problems(problems.blocked(items, []), widgets, one, exists=never_there)
     assert [p.message for p in found] == [
         "widget shop/widget-1 not restored: its CRD is not ready: NamesAccepted False"
     ]
+
+
+def test_only_the_objects_of_what_failed_are_read_back_from_the_backup() -> None:
+    web, api = deployment("web"), deployment("api")
+    settings = configmap("settings")
+    failed = problems.blocked(
+        [result(api, Outcome.failed, "forbidden")], [workload("web", ready=False)]
+    )
+    entries = [entry(o) for o in (web, api, settings, namespace("shop"))]
+    assert problems.wanted(failed, entries) == [entry(web), entry(api)]
 
 
 def test_a_workload_that_was_not_ready_in_the_backup_blocks_nothing() -> None:
