@@ -133,14 +133,16 @@ def _entry(raw: Any, path: Path, index: int) -> LocationEntry:
         access_mode=AccessMode.parse(str(raw.get("access_mode") or "ReadWrite")),
         default=bool(raw.get("default", False)),
         keys=KeySettings.from_dict(raw, f"config file {path}: location {raw['name']!r}"),
-        format=_format(raw.get("format"), path),
+        format=location_format(raw.get("format"), f"config file {path}: format"),
     )
 
 
-def _format(value: Any, path: Path) -> str | None:
+def location_format(value: object, what: str) -> str | None:
+    """A location's declared format, lower-cased (None: not declared); `what` starts the
+    error, e.g. "unknown location format"."""
     if value is None or str(value).lower() in FORMATS:
         return str(value).lower() if value is not None else None
-    raise UserInputError(f"config file {path}: format {str(value)[:40]!r}: use backupd or velero")
+    raise UserInputError(f"{what} {str(value)[:40]!r}; use backupd or velero")
 
 
 def load_config(path: Path | None = None) -> CliConfig:

@@ -12,13 +12,19 @@ from typing import Any
 
 import typer
 
-from backupd.errors import StorageError, UserInputError
+from backupd.errors import StorageError
 from backupd.storage import sealing
 from backupd.storage.location import DEFAULT_URL, AccessMode, Location, open_store
 from backupd.storage.urls import redact
 from backupd.trust.keys import generate_kek, generate_signing_key, write_private_file
 from cli.completion import location_names
-from cli.config import FORMATS, LocationEntry, editing, load_config, resolve_location
+from cli.config import (
+    LocationEntry,
+    editing,
+    load_config,
+    location_format,
+    resolve_location,
+)
 from cli.keysettings import KeySettings, secret_fetcher
 from cli.output import OutputFormat, OutputOption, console, emit, info, print_table
 
@@ -102,7 +108,7 @@ def add(
     """
     keys = KeySettings(signing_key, list(trust_key), encryption_key)
     entry = LocationEntry(name, url, AccessMode.parse(access_mode), default, keys)
-    entry.format = _format(format_)
+    entry.format = location_format(format_, "unknown location format")
     open_store(url)  # validates the URL offline; malformed URLs never reach the file
     keys.keyring(secret_fetcher())  # every key must load before it reaches the file
     with editing() as config:
@@ -110,12 +116,6 @@ def add(
     shown = entry.shown()
     emit(shown, output, lambda: print_table(_COLUMNS, [_row(shown)]))
     info(f"location {name!r} saved in {config.path}")
-
-
-def _format(value: str | None) -> str | None:
-    if value is None or value.lower() in FORMATS:
-        return value.lower() if value else None
-    raise UserInputError(f"unknown location format {value[:40]!r}; use backupd or velero")
 
 
 @app.command()
