@@ -11,7 +11,9 @@ they run only when a command uses them.
 
 from __future__ import annotations
 
+import codecs
 import gzip
+import io
 import sys
 
 import typer
@@ -23,7 +25,7 @@ from backupd.backup import verify as verifying
 from backupd.backup.inspect import ItemFilter
 from backupd.backup.lookup import find_item
 from backupd.cluster import identity
-from backupd.errors import BackupdError, NotFoundError, UserInputError
+from backupd.errors import ArchiveError, BackupdError, NotFoundError, UserInputError
 from backupd.restore.filters import parse_selector
 from backupd.storage import records, volumesnapshots
 from cli import backup_diff, backup_view
@@ -198,7 +200,15 @@ def logs(
     if backup.status.log is None:
         raise NotFoundError(f"backup {name} has no log")
     data = loc.get_bytes(backup.status.log.key, sha256=backup.status.log.sha256)
-    sys.stdout.write(gzip.decompress(data).decode(errors="replace"))
+    # decompressed a chunk at a time: a log is never whole in memory, however it unpacks
+    decode = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(data)) as unpacked:
+            while chunk := unpacked.read(1024 * 1024):
+                sys.stdout.write(decode.decode(chunk))
+    except (OSError, EOFError) as e:
+        raise ArchiveError(f"the log of backup {name} is not valid gzip: {e}") from None
+    sys.stdout.write(decode.decode(b"", final=True))
 
 
 def show(

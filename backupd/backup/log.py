@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import gzip
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -39,7 +40,7 @@ class OperationLog:
         self.close()
         out = self.path.with_suffix(self.path.suffix + ".gz")
         with self.path.open("rb") as src, gzip.open(out, "wb", compresslevel=6) as dst:
-            dst.write(src.read())
+            shutil.copyfileobj(src, dst)
         return out
 
 

@@ -51,6 +51,7 @@ from backupd.storage.catalog import Skipped
 from backupd.storage.layout import RestoreKeys, validate_name
 from backupd.storage.location import Location
 from backupd.storage.records import SourceCluster
+from backupd.storage.streams import gunzip_bounded
 from backupd.storage.velero import UNSIGNED_WARNING, is_velero
 from backupd.storage.volumesnapshots import load as load_volume_snapshots
 
@@ -292,8 +293,13 @@ def run(
     return run
 
 
+# A restore's stored results and log: about 150 bytes per item, so room for millions.
+MAX_RESULTS_BYTES = 1024 * 1024 * 1024
+MAX_LOG_BYTES = 1024 * 1024 * 1024
+
+
 def read_results(location: Location, name: str) -> list[ItemResult]:
-    data = location.get_bytes(RestoreKeys(name).results)
+    data = location.get_bytes(RestoreKeys(name).results, limit=MAX_RESULTS_BYTES)
     try:
         return [ItemResult.from_stored(i) for i in orjson.loads(data)["items"]]
     except (orjson.JSONDecodeError, KeyError, TypeError, ValidationError) as e:
@@ -302,6 +308,7 @@ def read_results(location: Location, name: str) -> list[ItemResult]:
 
 def read_log(location: Location, name: str) -> str:
     try:
-        return gzip.decompress(location.get_bytes(RestoreKeys(name).log)).decode()
-    except (OSError, EOFError, UnicodeDecodeError) as e:
+        packed = location.get_bytes(RestoreKeys(name).log, limit=MAX_LOG_BYTES)
+        return gunzip_bounded(packed, MAX_LOG_BYTES, f"the log of restore {name}").decode()
+    except UnicodeDecodeError as e:
         raise ArchiveError(f"the log of restore {name} is unreadable") from e

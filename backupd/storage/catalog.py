@@ -115,6 +115,8 @@ def scan_committed(
             document = _parse(location.get_bytes(key))
         except ObjectNotFound:
             continue  # deleted between list and read
+        except ArchiveError as e:  # larger than any record
+            document = str(e).removeprefix(f"{key} in {location.url} ")
         if isinstance(document, str):
             skipped.append(Skipped(key, document))
             continue

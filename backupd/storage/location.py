@@ -22,7 +22,13 @@ from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import urlsplit
 
-from backupd.errors import BackupdError, ReadOnlyLocation, StorageError, UserInputError
+from backupd.errors import (
+    ArchiveError,
+    BackupdError,
+    ReadOnlyLocation,
+    StorageError,
+    UserInputError,
+)
 from backupd.storage import staging
 from backupd.storage.base import ObjectStore, PendingUpload, PutResult
 from backupd.storage.layout import validate_key, validate_prefix
@@ -32,6 +38,9 @@ from backupd.trust.keys import EMPTY, Keyring
 
 DEFAULT_URL = "file:///var/lib/backupd"
 LOCATION_ENV = "BACKUPD_LOCATION"
+# What get_bytes reads whole at most: records, claims, indexes of results. An object
+# larger than that is refused rather than held in memory.
+MAX_OBJECT_BYTES = 64 * 1024 * 1024
 SCHEMES = ("file", "s3", "gs")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
@@ -168,9 +177,16 @@ class Location:
             while stream.read(CHUNK):
                 pass
 
-    def get_bytes(self, key: str, *, sha256: str | None = None) -> bytes:
+    def get_bytes(self, key: str, *, sha256: str | None = None, limit: int | None = None) -> bytes:
+        """The whole object, which may not be larger than `limit` bytes (default
+        MAX_OBJECT_BYTES; ArchiveError): nothing read from storage is trusted, its size
+        included."""
+        limit = MAX_OBJECT_BYTES if limit is None else limit
         with self.get(key, sha256=sha256) as stream:
-            return stream.read()
+            data = stream.read(limit + 1)
+            if len(data) > limit:
+                raise ArchiveError(f"{key} in {self.url} is larger than {limit} bytes")
+            return data
 
     def download(self, key: str, dest_path: str | Path, *, sha256: str | None = None) -> None:
         """Stream `key` to `dest_path`; on a digest mismatch the file is deleted."""

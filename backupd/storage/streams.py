@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import hashlib
 import io
+import zlib
 from collections.abc import Callable
 from typing import BinaryIO
 
 from backupd.api.progress import Cancel, check
-from backupd.errors import IntegrityError
+from backupd.errors import ArchiveError, IntegrityError
 
 CHUNK = 1024 * 1024
 
@@ -141,3 +142,15 @@ class VerifyingReader(io.RawIOBase):
 
 def verifying(stream: BinaryIO, expected_sha256: str, what: str) -> BinaryIO:
     return io.BufferedReader(VerifyingReader(stream, expected_sha256, what), CHUNK)
+
+
+def gunzip_bounded(data: bytes, limit: int, what: str) -> bytes:
+    """Decompress a small gzip object, refusing more than `limit` bytes (a gzip bomb
+    gets an ArchiveError, never a huge allocation)."""
+    try:
+        plain = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(data, limit + 1)
+    except zlib.error:
+        raise ArchiveError(f"{what} is not valid gzip") from None
+    if len(plain) > limit:
+        raise ArchiveError(f"{what} decompresses to more than {limit} bytes")
+    return plain

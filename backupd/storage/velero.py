@@ -17,7 +17,6 @@ location accepts only signed backups, a Velero backup found by detection is refu
 from __future__ import annotations
 
 import json
-import zlib
 from typing import Any
 
 from backupd.errors import (
@@ -30,6 +29,7 @@ from backupd.errors import (
 from backupd.storage.base import ObjectNotFound
 from backupd.storage.layout import KIND_METADATA, validate_name
 from backupd.storage.location import Location
+from backupd.storage.streams import gunzip_bounded
 from backupd.storage.velero_record import METADATA as METADATA
 from backupd.storage.velero_record import UNSIGNED_WARNING as UNSIGNED_WARNING
 from backupd.storage.velero_record import VeleroBackup as VeleroBackup
@@ -67,19 +67,11 @@ def _json(data: bytes) -> dict[str, Any] | str:
     return document if isinstance(document, dict) else "not a JSON object"
 
 
-def _bounded(location: Location, key: str, limit: int) -> bytes:
-    with location.get(key) as stream:
-        data = stream.read(limit + 1)
-    if len(data) > limit:
-        raise ArchiveError(f"{key} in {location.url} is larger than {limit} bytes")
-    return data
-
-
 def read_resource_list(location: Location, name: str) -> dict[str, Any] | str | None:
     """The backup's resource list; why it is unreadable (str); None if there is none."""
     key = VeleroKeys(name).resource_list
     try:
-        packed = _bounded(location, key, MAX_LIST_BYTES)
+        packed = location.get_bytes(key, limit=MAX_LIST_BYTES)
     except ObjectNotFound:
         return None
     except ArchiveError as e:
@@ -92,7 +84,7 @@ def read_resource_list(location: Location, name: str) -> dict[str, Any] | str | 
 
 def _record(location: Location, name: str) -> VeleroBackup | str | None:
     key = VeleroKeys(name).metadata
-    document = _json(_bounded(location, key, MAX_RECORD_BYTES))
+    document = _json(location.get_bytes(key, limit=MAX_RECORD_BYTES))
     if isinstance(document, str):
         return document
     return to_backup(document, name, read_resource_list(location, name))
@@ -167,14 +159,3 @@ def load_velero(location: Location, name: str) -> VeleroBackup:
     if isinstance(record, str):
         raise ArchiveError(f"{key} in {location.url} is {record}")
     return record
-
-
-def gunzip_bounded(data: bytes, limit: int, what: str) -> bytes:
-    """Decompress a small gzip object, refusing more than `limit` bytes."""
-    try:
-        plain = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(data, limit + 1)
-    except zlib.error:
-        raise ArchiveError(f"{what} is not valid gzip") from None
-    if len(plain) > limit:
-        raise ArchiveError(f"{what} decompresses to more than {limit} bytes")
-    return plain

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from backupd.errors import NotFoundError, UserInputError
+from backupd.errors import ArchiveError, NotFoundError, UserInputError
 from backupd.storage.catalog import (
     FINAL_PHASES,
     default_restore_name,
@@ -157,6 +157,30 @@ def test_damaged_metadata_is_reported_with_its_key_and_reason(location: Location
         ("backups/garbage/backup.json", "not valid JSON"),
         ("backups/renamed/backup.json", "it records the name 'other'"),
     ]
+
+
+def test_a_record_larger_than_any_record_is_skipped_unread(
+    location: Location, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("backupd.storage.location.MAX_OBJECT_BYTES", 4096)
+    write_backup(location, "good", "Completed")
+    huge = metadata("huge", "Completed")
+    huge["status"]["padding"] = "x" * 5000
+    location.put_bytes("backups/huge/backup.json", json.dumps(huge).encode())
+    documents, skipped = scan_committed(location)
+    assert names(documents) == ["good"]
+    assert [(s.key, s.reason) for s in skipped] == [
+        ("backups/huge/backup.json", "is larger than 4096 bytes")
+    ]
+    with pytest.raises(ArchiveError, match=r"^backups/huge/backup.json in .* is larger than 4096"):
+        read_committed(location, "huge")
+
+
+def test_reading_a_whole_object_stops_past_its_limit(location: Location) -> None:
+    location.put_bytes("some/object", b"y" * 100)
+    assert location.get_bytes("some/object", limit=100) == b"y" * 100
+    with pytest.raises(ArchiveError, match="larger than 99 bytes"):
+        location.get_bytes("some/object", limit=99)
 
 
 class RecordingLocation(Location):
