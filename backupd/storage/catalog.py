@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from backupd.errors import ArchiveError, NotFoundError, UserInputError
-from backupd.storage import claims
+from backupd.storage import claims, fanout
 from backupd.storage.base import ObjectNotFound, PendingUpload
 from backupd.storage.layout import KIND_METADATA, MAX_NAME_LENGTH, metadata_key, validate_name
 from backupd.storage.location import Location
@@ -108,15 +108,21 @@ def scan_committed(
     ones skipped (not JSON, not an object, a bad name or one naming another object).
     Uncommitted (in progress) objects are neither listed nor reported."""
     names, skipped = _scan_names(location, kind)
-    documents: list[dict[str, Any]] = []
-    for name in names:
+
+    def read(name: str) -> dict[str, Any] | str | None:
         key = metadata_key(kind, name)
         try:
-            document = _parse(location.get_bytes(key))
+            return _parse(location.get_bytes(key))
         except ObjectNotFound:
-            continue  # deleted between list and read
+            return None  # deleted between list and read
         except ArchiveError as e:  # larger than any record
-            document = str(e).removeprefix(f"{key} in {location.url} ")
+            return str(e).removeprefix(f"{key} in {location.url} ")
+
+    documents: list[dict[str, Any]] = []
+    for name, document in zip(names, fanout.each(read, names), strict=True):
+        key = metadata_key(kind, name)
+        if document is None:
+            continue
         if isinstance(document, str):
             skipped.append(Skipped(key, document))
             continue

@@ -26,6 +26,7 @@ from backupd.errors import (
     TrustError,
     UserInputError,
 )
+from backupd.storage import fanout
 from backupd.storage.base import ObjectNotFound
 from backupd.storage.layout import KIND_METADATA, validate_name
 from backupd.storage.location import Location
@@ -125,15 +126,18 @@ def check_unsigned(location: Location, name: str) -> None:
 def list_velero(location: Location) -> tuple[list[VeleroBackup], list[tuple[str, str]]]:
     """Every finished Velero backup of `location`, and (key, why) for each skipped."""
     names, skipped = velero_names(location)
-    found: list[VeleroBackup] = []
-    for name in names:
+
+    def read(name: str) -> VeleroBackup | str | None:
         try:
             check_unsigned(location, name)
-            record = _record(location, name)
+            return _record(location, name)
         except ObjectNotFound:
-            continue  # deleted between list and read
+            return None  # deleted between list and read
         except (ArchiveError, TrustError) as e:
-            record = str(e)
+            return str(e)
+
+    found: list[VeleroBackup] = []
+    for name, record in zip(names, fanout.each(read, names), strict=True):
         if isinstance(record, str):
             skipped.append((VeleroKeys(name).metadata, record))
         elif record is not None:

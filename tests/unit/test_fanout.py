@@ -1,0 +1,58 @@
+"""Many small reads at once: in order, errors as a serial loop raises them."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from backupd.errors import StorageError
+from backupd.storage import fanout
+
+
+class SlowReads:
+    """Reads that take `seconds` each, counting how many are in flight at once."""
+
+    def __init__(self, seconds: float, failing: set[int] | None = None) -> None:
+        self.seconds = seconds
+        self.failing = failing or set()
+        self.lock = threading.Lock()
+        self.in_flight = 0
+        self.most = 0
+        self.started: list[int] = []
+
+    def __call__(self, i: int) -> str:
+        with self.lock:
+            self.started.append(i)
+            self.in_flight += 1
+            self.most = max(self.most, self.in_flight)
+        try:
+            time.sleep(self.seconds)
+            if i in self.failing:
+                raise StorageError(f"cannot read {i}")
+            return f"record {i}"
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+
+
+def test_reads_run_together_and_come_back_in_order() -> None:
+    reads = SlowReads(0.05)
+    assert fanout.each(reads, list(range(40)), readers=8) == [f"record {i}" for i in range(40)]
+    assert reads.most == 8
+
+
+def test_one_reader_or_one_item_reads_in_this_thread_one_at_a_time() -> None:
+    reads = SlowReads(0.0)
+    assert fanout.each(reads, [1, 2, 3], readers=1) == ["record 1", "record 2", "record 3"]
+    assert fanout.each(reads, [7]) == ["record 7"]
+    assert reads.most == 1
+
+
+def test_the_first_error_in_order_is_raised_and_reads_not_started_are_cancelled() -> None:
+    reads = SlowReads(0.05, failing={3, 5})
+    with pytest.raises(StorageError, match="cannot read 3"):
+        fanout.each(reads, list(range(200)), readers=4)
+    assert len(reads.started) < 200
+    assert reads.in_flight == 0  # none left running after the call returns
