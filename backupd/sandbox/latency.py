@@ -214,7 +214,7 @@ class LatencyProxy:
     port: int
     control_port: int
     delay_ms: float
-    kubeconfig: Path
+    kubeconfig: Path  # the proxied kubeconfig (an empty path when it fronts another server)
     process: Process
 
     def stats(self) -> Counters:
@@ -243,20 +243,36 @@ def proxied_kubeconfig(kubeconfig: Path, port: int, target: Path) -> tuple[str, 
 def latency_proxy(kubeconfig: Path, delay_ms: float, directory: Path) -> Iterator[LatencyProxy]:
     """The proxy in its own process, in front of `kubeconfig`'s API server; stopped on exit."""
     directory.mkdir(parents=True, exist_ok=True)
-    port, control_port = free_port(), free_port()
+    port = free_port()
     target = directory / f"latency-{delay_ms:g}ms.kubeconfig"
-    host, upstream_port = proxied_kubeconfig(kubeconfig, port, target)
+    upstream = proxied_kubeconfig(kubeconfig, port, target)
+    with tcp_latency_proxy(upstream, delay_ms, directory, port=port) as proxy:
+        proxy.kubeconfig = target
+        yield proxy
+
+
+@contextlib.contextmanager
+def tcp_latency_proxy(
+    upstream: tuple[str, int], delay_ms: float, directory: Path, *, port: int | None = None
+) -> Iterator[LatencyProxy]:
+    """The proxy in its own process, in front of any loopback TCP server (an object store:
+    127.0.0.1:proxy.port instead of `upstream`); stopped on exit."""
+    if upstream[0] != LOOPBACK:
+        raise SandboxError(f"the latency proxy only fronts {LOOPBACK} servers, not {upstream[0]}")
+    directory.mkdir(parents=True, exist_ok=True)
+    port = port or free_port()
+    control_port = free_port()
     argv = [
         sys.executable,
         "-m",
         "backupd.sandbox.latency",
-        f"--upstream={host}:{upstream_port}",
+        f"--upstream={upstream[0]}:{upstream[1]}",
         f"--delay-ms={delay_ms}",
         f"--port={port}",
         f"--control-port={control_port}",
     ]
-    process = start("latency-proxy", argv, directory / "latency-proxy.log")
-    proxy = LatencyProxy(port, control_port, delay_ms, target, process)
+    process = start(f"latency-proxy-{port}", argv, directory / f"latency-proxy-{port}.log")
+    proxy = LatencyProxy(port, control_port, delay_ms, Path(), process)
 
     def up() -> bool:
         proxy.stats()
