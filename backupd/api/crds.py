@@ -120,6 +120,7 @@ KINDS = (
             _PHASE,
             Column("Default", "boolean", ".spec.default"),
             Column("Access", "string", ".spec.accessMode", priority=1),
+            Column("Format", "string", ".spec.format", priority=1),
             _AGE,
         ),
     ),

@@ -19,6 +19,15 @@ class LocationAccessMode(StrEnum):
     read_only = "ReadOnly"
 
 
+class LocationFormat(StrEnum):
+    """What the location holds: Backupd's backups, or Velero's (read-only)."""
+
+    # Velero: the controller restores from them and never writes, deletes or expires them.
+
+    backupd = "Backupd"
+    velero = "Velero"
+
+
 class SecretRef(Model):
     """A Secret whose data are env-like keys (AWS_ACCESS_KEY_ID, ...); in the controller's
     namespace unless `namespace` says otherwise."""
@@ -35,6 +44,7 @@ class StorageLocationSpec(Model):
     keys: SecretRef | None = None
     default: bool = False
     access_mode: LocationAccessMode = LocationAccessMode.read_write
+    format: LocationFormat = LocationFormat.backupd
 
 
 class LocationPhase(StrEnum):

@@ -64,7 +64,9 @@ def _run(ctx: Context, name: str) -> None:
         _fail(ctx, obj, f"invalid: {str(e).splitlines()[0]}")
         return
     if resolved.location.read_only:
-        _fail(ctx, obj, f"storage location {resolved.name} is ReadOnly")
+        velero = resolved.location.format == "velero"
+        why = "holds Velero backups (format Velero), read-only" if velero else "is ReadOnly"
+        _fail(ctx, obj, f"storage location {resolved.name} {why}")
         return
     labels = labels_of(obj)
     ctx.res.patch(PLURAL, name, {"metadata": {"labels": {LOCATION_LABEL: resolved.name}}})

@@ -16,7 +16,12 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 
 from backupd.api.common import now
-from backupd.api.location import LocationAccessMode, LocationPhase, StorageLocation
+from backupd.api.location import (
+    LocationAccessMode,
+    LocationFormat,
+    LocationPhase,
+    StorageLocation,
+)
 from backupd.controller.resources import Resources
 from backupd.errors import BackupdError, NotFoundError, UserInputError
 from backupd.storage.location import Location, open_location
@@ -51,6 +56,9 @@ class Locations:
             credentials = self._secret(loc.spec.credential.name, loc.spec.credential.namespace)
         mode = "ReadOnly" if loc.spec.access_mode is LocationAccessMode.read_only else "ReadWrite"
         opened = open_location(loc.spec.url, access_mode=mode, credentials=credentials)
+        # Velero's backups only where the resource says so (never found by detection
+        # here: the controller expires and deletes what it lists); read-only then.
+        opened.format = "velero" if loc.spec.format is LocationFormat.velero else "backupd"
         if loc.spec.keys is not None:  # signing and encryption (backupd.trust)
             ns = loc.spec.keys.namespace or self.res.namespace
             data = self._secret_bytes(loc.spec.keys.name, ns)

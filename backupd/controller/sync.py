@@ -57,7 +57,9 @@ class CatalogSync:
         listing = records.list_backups(r.location)
         for s in listing.skipped:
             log.warning("catalog sync of %s: %s", r.name, s)
-        present = set(committed_names(r.location))
+        # what is stored: committed records (a damaged one is not gone) and what the
+        # listing found (Velero's backups, in a location of format Velero)
+        present = set(committed_names(r.location)) | {b.metadata.name for b in listing.records}
         existing = {o["metadata"]["name"]: o for o in self.ctx.res.list("backups")}
         imported = [
             b.metadata.name
