@@ -119,7 +119,8 @@ def scan_committed(
             return str(e).removeprefix(f"{key} in {location.url} ")
 
     documents: list[dict[str, Any]] = []
-    for name, document in zip(names, fanout.each(read, names), strict=True):
+    read_all = fanout.each(read, names, readers=fanout.readers_for(location))
+    for name, document in zip(names, read_all, strict=True):
         key = metadata_key(kind, name)
         if document is None:
             continue

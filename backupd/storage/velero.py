@@ -137,7 +137,8 @@ def list_velero(location: Location) -> tuple[list[VeleroBackup], list[tuple[str,
             return str(e)
 
     found: list[VeleroBackup] = []
-    for name, record in zip(names, fanout.each(read, names), strict=True):
+    read_all = fanout.each(read, names, readers=fanout.readers_for(location))
+    for name, record in zip(names, read_all, strict=True):
         if isinstance(record, str):
             skipped.append((VeleroKeys(name).metadata, record))
         elif record is not None:

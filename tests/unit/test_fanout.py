@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
 from backupd.errors import StorageError
 from backupd.storage import fanout
+from backupd.storage.location import open_location
 
 
 class SlowReads:
@@ -56,3 +58,14 @@ def test_the_first_error_in_order_is_raised_and_reads_not_started_are_cancelled(
         fanout.each(reads, list(range(200)), readers=4)
     assert len(reads.started) < 200
     assert reads.in_flight == 0  # none left running after the call returns
+
+
+def test_a_local_directory_is_read_one_record_at_a_time_a_remote_store_sixteen(
+    tmp_path: Path,
+) -> None:
+    assert fanout.readers_for(open_location(tmp_path.as_uri())) == 1
+    remote = open_location(
+        "s3://bucket?endpoint=http://127.0.0.1:9&region=us-east-1",
+        credentials={"AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s"},
+    )
+    assert fanout.readers_for(remote) == fanout.READERS == 16
