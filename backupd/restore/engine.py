@@ -145,10 +145,11 @@ def read_plan(
     """
     with opened_backup(location, backup) as opened:
         selection = planner.select_entries(opened.entries, spec, served=served)
-        objects = opened.objects(selection.to_read())
-    if backed_up is not None:
-        objects = list(backed_up.keep(objects))
-    plan = planner.plan(objects, selection, spec)
+        # streamed: no list holds every backed-up object while the plan copies them
+        objects = opened.reader.objects(selection.to_read())
+        if backed_up is not None:
+            objects = backed_up.keep(objects)
+        plan = planner.plan(objects, selection, spec)
     if is_velero(backup):
         velero_conventions.apply(plan)  # Velero's own resources, with the reason
     return plan

@@ -320,6 +320,7 @@ def plan(
         )
     plan_ = Plan(items=[])
     missing, reasons = _add_dependencies(chosen, deps, selection, spec, plan_.warnings)
+    deps.clear()  # what no chosen item needs is let go now
     made_up: set[Key] = set()
     for name in sorted(missing):
         e, obj = _new_namespace(name)
@@ -327,7 +328,11 @@ def plan(
         made_up.add(e.key)
         plan_.warnings.append(f"namespace {name} is not in the backup; it is created empty")
     ctx = _context(spec, chosen.values())
-    for key, (e, obj) in chosen.items():
+    used = {e.namespace for e, _ in chosen.values() if e.namespace}
+    # Each backed-up object is let go once its copy is transformed: with the objects
+    # streamed in (engine.read_plan), the originals and the copies never all coexist.
+    for key in list(chosen):
+        e, obj = chosen.pop(key)
         source = ItemRef.of(e)
         copied, skip, notes = transform(_copy(obj), e.group, e.kind, ctx)
         why = reasons.get(key)
@@ -355,7 +360,6 @@ def plan(
                 "never restored: the cluster manages this type itself",
             )
         )
-    used = {e.namespace for e, _ in chosen.values() if e.namespace}
     for source_ns in sorted(set(spec.namespace_mappings) - used):
         plan_.warnings.append(f"namespace mapping {source_ns}: no restored item is in {source_ns}")
     plan_.items.sort(key=lambda i: (i.tier, i.sort_key))
