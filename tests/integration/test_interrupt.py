@@ -9,6 +9,7 @@ exit 130 within 2 s of the signal, print one line, leave a record that says
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -98,9 +99,12 @@ def test_ctrl_c_stops_a_backup_within_2s_records_it_interrupted_and_a_rerun_comp
     record = orjson.loads(described.stdout)
     assert record["status"]["phase"] == "Failed"
     assert record["status"]["failureReason"] == "interrupted"
-    # what it did so far is counted (the LISTs of 1,500 objects may all be done by then:
-    # the interrupt may land in the listing or in the upload, and either is stopped)
-    assert 0 <= record["status"]["progress"]["itemsBackedUp"] <= OBJECTS + 1
+    # what it did so far is counted, and the line says the same count as the record (the
+    # LISTs of 1,500 objects may all be done by then: the interrupt may land in the
+    # listing or in the upload, and either is stopped)
+    said = re.search(r" after (\d+) items;", lines[0])
+    assert said is not None, lines[0]
+    assert record["status"]["progress"]["itemsBackedUp"] == int(said[1]) <= OBJECTS + 1
     assert "archive" not in record["status"]  # nothing claims a finished archive
 
     again = backupctl(
