@@ -55,13 +55,18 @@ def files(bucket: Path) -> dict[str, bytes]:
     return {str(p.relative_to(bucket)): p.read_bytes() for p in bucket.rglob("*") if p.is_file()}
 
 
+def velero_location(ctl: Env) -> tuple[Path, dict[str, bytes]]:
+    """StorageLocation old-velero, of format Velero, holding the fixture; its files now."""
+    bucket = ctl.tmp / "velero-bucket"
+    put_fixture(open_location(bucket.as_uri()), BACKUP)
+    location(ctl.res, "old-velero", bucket.as_uri(), format="Velero")
+    return bucket, files(bucket)
+
+
 def test_a_velero_location_is_imported_restored_from_and_left_untouched(
     ctl: Env, kube: client.ApiClient, namespace: str, restoring_allowed: None
 ) -> None:
-    bucket = ctl.tmp / "velero-bucket"
-    put_fixture(open_location(bucket.as_uri()), BACKUP)
-    before = files(bucket)
-    location(ctl.res, "old-velero", bucket.as_uri(), format="Velero")
+    bucket, before = velero_location(ctl)
     c = ctl.controller().start()
     try:
         imported = wait_for("the Velero backup imported", lambda: ctl.res.get("backups", BACKUP))
@@ -91,10 +96,7 @@ def test_a_velero_location_is_imported_restored_from_and_left_untouched(
 
 
 def test_a_backup_into_a_velero_location_fails_and_writes_nothing(ctl: Env, namespace: str) -> None:
-    bucket = ctl.tmp / "velero-bucket"
-    put_fixture(open_location(bucket.as_uri()), BACKUP)
-    before = files(bucket)
-    location(ctl.res, "old-velero", bucket.as_uri(), format="Velero")
+    bucket, before = velero_location(ctl)
     c = ctl.controller().start()
     try:
         ctl.res.create(
