@@ -91,8 +91,33 @@ def _object_name(value: object) -> str:
     return value
 
 
+class _Typed:
+    """What an item's type and identity give: its key, group-resource and apiVersion
+    (shared by IndexEntry and ItemRef; no state of its own, so IndexEntry keeps slots)."""
+
+    __slots__ = ()
+    group: str
+    version: str
+    resource: str
+    namespace: str | None
+    name: str
+
+    @property
+    def key(self) -> tuple[str, str, str, str]:
+        """Identity across backups and the cluster: group, resource, namespace, name."""
+        return (self.group, self.resource, self.namespace or "", self.name)
+
+    @property
+    def group_resource(self) -> str:
+        return resource_dir(self.resource, self.group)
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+
 @dataclass(frozen=True, slots=True)
-class IndexEntry:
+class IndexEntry(_Typed):
     """One object in a backup."""
 
     group: str
@@ -107,19 +132,6 @@ class IndexEntry:
     @property
     def path(self) -> str:
         return member_path(self.resource, self.group, self.namespace, self.name)
-
-    @property
-    def group_resource(self) -> str:
-        return resource_dir(self.resource, self.group)
-
-    @property
-    def api_version(self) -> str:
-        return f"{self.group}/{self.version}" if self.group else self.version
-
-    @property
-    def key(self) -> tuple[str, str, str, str]:
-        """Identity across backups: group, resource, namespace, name."""
-        return (self.group, self.resource, self.namespace or "", self.name)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -147,7 +159,7 @@ class IndexEntry:
 
 
 @dataclass(frozen=True)
-class ItemRef:
+class ItemRef(_Typed):
     """One object's identity and type, in a backup or in a cluster (no digest, no size):
     what backup inspection and the restore planner both name items by."""
 
@@ -161,19 +173,6 @@ class ItemRef:
     @classmethod
     def of(cls, e: IndexEntry) -> ItemRef:
         return cls(e.group, e.version, e.kind, e.resource, e.namespace, e.name)
-
-    @property
-    def key(self) -> tuple[str, str, str, str]:
-        """Identity across backups and the cluster: group, resource, namespace, name."""
-        return (self.group, self.resource, self.namespace or "", self.name)
-
-    @property
-    def group_resource(self) -> str:
-        return resource_dir(self.resource, self.group)
-
-    @property
-    def api_version(self) -> str:
-        return f"{self.group}/{self.version}" if self.group else self.version
 
     @property
     def type_name(self) -> TypeName:
