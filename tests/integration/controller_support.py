@@ -241,6 +241,20 @@ def events_for(kube: KubeClient, name: str) -> list[JSON]:
     return items
 
 
+def events_with(kube: KubeClient, name: str, *reasons: str, timeout: float = 15.0) -> list[JSON]:
+    """The Events of `name` once every one of `reasons` is among them. The controller posts
+    an Event after the change it tells of, so a test that has seen the change waits for it."""
+    return wait_for(
+        f"the events {', '.join(reasons)} of {name}",
+        lambda: (
+            (found := events_for(kube, name))
+            and set(reasons) <= {e["reason"] for e in found}
+            and found
+        ),
+        timeout,
+    )
+
+
 @dataclass
 class Env:
     box: Sandbox

@@ -27,6 +27,7 @@ from tests.integration.controller_support import (
     Env,
     ctl_fixture,
     events_for,
+    events_with,
     location,
     wait_for,
 )
@@ -117,8 +118,7 @@ def test_an_every_minute_drill_schedule_drills_stores_the_report_and_exports_the
         assert when is not None and started <= when <= time.time() + 1
         rto = controller.metric("backupd_drill_rto_seconds", drill_schedule="monthly")
         assert rto == pytest.approx(status["lastRtoSeconds"])
-        reasons = [e["reason"] for e in events_for(ctl.admin, "monthly")]
-        assert "DrillStarted" in reasons and "DrillPassed" in reasons
+        events_with(ctl.admin, "monthly", "DrillStarted", "DrillPassed")
     finally:
         controller.stop()
 
@@ -159,8 +159,7 @@ def test_a_drill_that_cannot_run_is_a_failed_drill_and_the_metrics_survive_a_res
         assert (
             controller.metric("backupd_drill_rto_seconds", drill_schedule="never-backed-up") is None
         )
-        reasons = [e["reason"] for e in events_for(ctl.admin, "never-backed-up")]
-        assert "DrillFailed" in reasons
+        events_with(ctl.admin, "never-backed-up", "DrillFailed")
     finally:
         controller.stop()
     # as if a controller had stopped in the middle of a drill

@@ -14,7 +14,7 @@ from tests.integration.controller_support import (
     Env,
     backups_of,
     ctl_fixture,
-    events_for,
+    events_with,
     location,
     phases,
     schedule,
@@ -64,15 +64,24 @@ def test_a_schedule_makes_named_labelled_backups_on_time_and_metrics_move(
         first = next(b for b in done if b["metadata"]["name"] == completed[0])
         assert first["status"]["progress"]["itemsBackedUp"] >= 2
         assert first["spec"]["includedNamespaces"] == [workload]
-        reasons = {e["reason"] for e in events_for(ctl.admin, completed[0])}
-        assert {"BackupStarted", "BackupCompleted"} <= reasons
+        events_with(ctl.admin, completed[0], "BackupStarted", "BackupCompleted")
         sched = ctl.res.get("schedules", "every5s")
         assert sched is not None and sched["status"]["phase"] == "Enabled"
         assert sched["status"]["lastBackup"].startswith("every5s-")
-        assert (c.metric("backupd_backup_total", result="Completed") or 0) >= 2
-        gauge = c.metric("backupd_backup_last_success_timestamp_seconds", schedule="every5s")
-        assert gauge is not None and gauge > 0
-        before = gauge
+        wait_for(  # the metrics move just after the status and the Event
+            "the backup metrics",
+            lambda: (
+                (c.metric("backupd_backup_total", result="Completed") or 0) >= 2
+                and (
+                    c.metric("backupd_backup_last_success_timestamp_seconds", schedule="every5s")
+                    or 0
+                )
+                > 0
+            ),
+            10,
+        )
+        before = c.metric("backupd_backup_last_success_timestamp_seconds", schedule="every5s")
+        assert before is not None
         wait_for(
             "the last-success gauge to move",
             lambda: (
@@ -122,7 +131,13 @@ def test_keep_last_three_leaves_exactly_the_newest_three(ctl: Env, workload: str
 
         wait_for("exactly the newest three, in the cluster and the bucket", settled, 60)
         assert len(seen) >= 6
-        assert (c.metric("backupd_gc_deletions_total", result="deleted") or 0) >= len(seen) - 3
+        wait_for(  # counted just after each deletion
+            "the deletions metric",
+            lambda: (
+                (c.metric("backupd_gc_deletions_total", result="deleted") or 0) >= len(seen) - 3
+            ),
+            10,
+        )
     finally:
         c.stop()
 
@@ -171,6 +186,6 @@ def test_an_invalid_cron_or_time_zone_fails_validation_with_the_reason(
             30,
         )
         assert any(reason in e for e in status["validationErrors"]), status
-        assert "FailedValidation" in {e["reason"] for e in events_for(ctl.admin, "broken")}
+        events_with(ctl.admin, "broken", "FailedValidation")
     finally:
         c.stop()

@@ -23,6 +23,7 @@ from tests.integration.controller_support import (
     ctl_fixture,
     env,
     events_for,
+    events_with,
     free_port,
     location,
     phases,
@@ -124,7 +125,7 @@ def test_an_expired_backup_in_a_read_only_location_is_kept_until_it_can_be_delet
         )
         assert pending["metadata"]["annotations"][DELETION_PENDING] == "location ro is ReadOnly"
         assert committed_names(open_location(url)) == ["short-lived"]
-        assert "DeletionPending" in {e["reason"] for e in events_for(ctl.admin, "short-lived")}
+        events_with(ctl.admin, "short-lived", "DeletionPending")
         assert (c.metric("backupd_gc_deletions_total", result="failed") or 0) >= 1
         ctl.res.patch("storagelocations", "ro", {"spec": {"accessMode": "ReadWrite"}})
         wait_for(

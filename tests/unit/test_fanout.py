@@ -14,11 +14,14 @@ from backupd.storage.location import open_location
 
 
 class SlowReads:
-    """Reads that take `seconds` each, counting how many are in flight at once."""
+    """Reads that take `seconds` each, counting how many are in flight at once. With
+    `together`, the first that many reads each wait (up to 10 s) until all of them have
+    started, so a fan-out that runs fewer at once fails the test whatever the machine's load."""
 
-    def __init__(self, seconds: float, failing: set[int] | None = None) -> None:
+    def __init__(self, seconds: float, failing: set[int] | None = None, together: int = 0) -> None:
         self.seconds = seconds
         self.failing = failing or set()
+        self.together = threading.Barrier(together) if together else None
         self.lock = threading.Lock()
         self.in_flight = 0
         self.most = 0
@@ -30,6 +33,8 @@ class SlowReads:
             self.in_flight += 1
             self.most = max(self.most, self.in_flight)
         try:
+            if self.together is not None and i < self.together.parties:
+                self.together.wait(timeout=10)
             time.sleep(self.seconds)
             if i in self.failing:
                 raise StorageError(f"cannot read {i}")
@@ -40,7 +45,7 @@ class SlowReads:
 
 
 def test_reads_run_together_and_come_back_in_order() -> None:
-    reads = SlowReads(0.05)
+    reads = SlowReads(0.01, together=8)
     assert fanout.each(reads, list(range(40)), readers=8) == [f"record {i}" for i in range(40)]
     assert reads.most == 8
 
