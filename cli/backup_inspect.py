@@ -24,11 +24,10 @@ from backupd.backup import stored
 from backupd.backup import verify as verifying
 from backupd.backup.inspect import ItemFilter
 from backupd.backup.lookup import find_item
-from backupd.cluster import identity
 from backupd.errors import ArchiveError, BackupdError, NotFoundError, UserInputError
 from backupd.restore.filters import parse_selector
 from backupd.storage import records, volumesnapshots
-from cli import backup_diff, backup_view
+from cli import backup_view
 from cli.common import (
     BackupArgument,
     ContextOption,
@@ -54,6 +53,8 @@ def _source_cluster(
         return None
     if cluster:
         return records.named_cluster(cluster)
+    from backupd.cluster import identity  # the API client: only when asked (fast start)
+
     try:
         with kube_client(kubeconfig, context) as kube:
             here = identity.current_cluster(kube)
@@ -316,6 +317,8 @@ def diff(
 ) -> None:
     """List items added, removed and changed from backup A to backup B (or, with --live,
     to the live cluster), grouped by namespace, with field diffs (Secret values masked)."""
+    from cli import backup_diff  # the live diff's API client and normalizers (fast start)
+
     if (b is None) != live:
         raise UserInputError("give BACKUP_B or --live (not both)")
     flt = ItemFilter.of(namespace, kind or [], hide_owned)

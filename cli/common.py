@@ -5,16 +5,18 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from backupd.api import GROUP, VERSION
-from backupd.cluster import client as kube_api
 from backupd.errors import UserInputError
 from cli import completion
 from cli.output import err_console
+
+if TYPE_CHECKING:  # the API client loads when a command asks for a cluster (fast start)
+    from backupd.cluster.client import KubeClient
 
 KubeconfigOption = typer.Option(
     None,
@@ -61,9 +63,11 @@ def confirm(question: str, yes: bool) -> None:
     typer.confirm(question, abort=True)
 
 
-def kube_client(kubeconfig: str | None, context: str | None) -> kube_api.KubeClient:
+def kube_client(kubeconfig: str | None, context: str | None) -> KubeClient:
     """A client for the kubeconfig (several files merged) and context given."""
-    return kube_api.KubeClient.from_kubeconfig(kubeconfig, context=context)
+    from backupd.cluster.client import KubeClient
+
+    return KubeClient.from_kubeconfig(kubeconfig, context=context)
 
 
 @contextmanager
@@ -72,6 +76,8 @@ def progress_bar(description: str, *, enabled: bool = True) -> Iterator[Callable
     if not enabled or not err_console.is_terminal:
         yield lambda _done, _total: None
         return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     with Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -92,7 +98,7 @@ def progress_bar(description: str, *, enabled: bool = True) -> Iterator[Callable
 class Namespaced:
     """backupd's resources in one namespace of the cluster (the controller's)."""
 
-    def __init__(self, kube: kube_api.KubeClient, namespace: str) -> None:
+    def __init__(self, kube: KubeClient, namespace: str) -> None:
         self.kube = kube
         self.namespace = namespace
 

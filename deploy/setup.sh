@@ -25,6 +25,11 @@ if [ "$(cat .venv/.lock-hash 2>/dev/null)" != "$lock_hash" ]; then
   .venv/bin/pip install --quiet --disable-pip-version-check --no-deps -e .
   echo "$lock_hash" > .venv/.lock-hash
 fi
+# Bytecode for the sources, as a regular (not editable) install has: with
+# PYTHONDONTWRITEBYTECODE set, as on this machine, every backupctl start would otherwise
+# compile the modules it imports again (about 0.1 s more per command). Only stale files
+# are compiled, so a warm run costs almost nothing.
+.venv/bin/python -m compileall -q backupd cli >/dev/null
 
 # Debian packages the suite needs, as root or through passwordless sudo:
 # - buildah and debootstrap: the image test (tests/integration/test_image.py) builds the
