@@ -27,7 +27,7 @@ from backupd.errors import ArchiveError, NotFoundError, UserInputError
 from backupd.storage import claims, fanout
 from backupd.storage.base import ObjectNotFound, PendingUpload
 from backupd.storage.layout import KIND_METADATA, MAX_NAME_LENGTH, metadata_key, validate_name
-from backupd.storage.location import Location
+from backupd.storage.location import Location, ObjectTooLarge
 from backupd.storage.velero import METADATA as VELERO_METADATA
 
 FINAL_PHASES = frozenset({"Completed", "PartiallyFailed", "Failed"})
@@ -115,8 +115,8 @@ def scan_committed(
             return _parse(location.get_bytes(key))
         except ObjectNotFound:
             return None  # deleted between list and read
-        except ArchiveError as e:  # larger than any record
-            return str(e).removeprefix(f"{key} in {location.url} ")
+        except ObjectTooLarge as e:  # larger than any record
+            return f"is larger than {e.limit} bytes"
 
     documents: list[dict[str, Any]] = []
     read_all = fanout.each(read, names, readers=fanout.readers_for(location))

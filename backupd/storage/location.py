@@ -96,6 +96,14 @@ def _check_sha256(sha256: str | None) -> str | None:
     return sha256.lower()
 
 
+class ObjectTooLarge(ArchiveError):
+    """An object larger than a reader's bound (get_bytes' `limit`), never read whole."""
+
+    def __init__(self, message: str, limit: int) -> None:
+        super().__init__(message)
+        self.limit = limit
+
+
 class Location:
     """A store with an access mode; every read and write of backupd goes through here."""
 
@@ -185,7 +193,7 @@ class Location:
         with self.get(key, sha256=sha256) as stream:
             data = stream.read(limit + 1)
             if len(data) > limit:
-                raise ArchiveError(f"{key} in {self.url} is larger than {limit} bytes")
+                raise ObjectTooLarge(f"{key} in {self.url} is larger than {limit} bytes", limit)
             return data
 
     def download(self, key: str, dest_path: str | Path, *, sha256: str | None = None) -> None:
