@@ -306,11 +306,11 @@ class DrillSchedules(CronResources):
             obj, "DrillPassed" if passed else "DrillFailed", message, warning=not passed
         )
         log.info("drill schedule %s: %s", name, message)
-        m = self.ctx.metrics
-        m.drill_last_result.labels(drill_schedule=name).set(1 if passed else 0)
+        m = self.ctx.metrics  # the result last: a scrape that sees it sees the rest
         m.drill_last_timestamp.labels(drill_schedule=name).set(report.finished.timestamp())
         self._set_or_drop(m.drill_rto, name, report.times.rto_seconds)
         self._set_or_drop(m.drill_rpo, name, report.times.rpo_seconds)
+        m.drill_last_result.labels(drill_schedule=name).set(1 if passed else 0)
 
     def _failed_to_run(self, obj: JSON, drill: str, reason: str) -> None:
         """A drill that could not start or finish: a failed drill, with the reason."""
@@ -330,8 +330,8 @@ class DrillSchedules(CronResources):
         )
         self.ctx.res.event(obj, "DrillFailed", f"drill {drill} did not run: {reason}", warning=True)
         log.warning("drill schedule %s: drill %s did not run: %s", name, drill, reason)
-        m = self.ctx.metrics
-        m.drill_last_result.labels(drill_schedule=name).set(0)
+        m = self.ctx.metrics  # the result last, as above
         m.drill_last_timestamp.labels(drill_schedule=name).set(at.timestamp())
         self._set_or_drop(m.drill_rto, name, None)
         self._set_or_drop(m.drill_rpo, name, None)
+        m.drill_last_result.labels(drill_schedule=name).set(0)

@@ -208,6 +208,17 @@ def delete_namespace(api: client.ApiClient, namespace: str) -> None:
 
     eventually(gone, timeout=120, what=f"namespace {namespace} to be deleted")
 
+    def released() -> bool:  # the volume controller marks its claims' volumes in its time
+        return not [
+            pv.metadata.name
+            for pv in core.list_persistent_volume().items
+            if pv.spec.claim_ref is not None
+            and pv.spec.claim_ref.namespace == namespace
+            and (pv.status.phase if pv.status else None) == "Bound"
+        ]
+
+    eventually(released, timeout=60, what=f"the volumes of {namespace}'s claims released")
+
 
 def restore(
     kubeconfig: Path, url: str, *args: str, env: dict[str, str] | None = None

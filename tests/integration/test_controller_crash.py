@@ -87,7 +87,7 @@ def test_a_run_due_while_the_previous_one_runs_is_skipped_and_recorded(
     location(ctl.res, "slow", hanging, credential={"name": "hanging-s3"})
     c = ctl.controller().start()
     try:
-        schedule(ctl.res, "overlap", "*/2 * * * * *", [workload])
+        schedule(ctl.res, "overlap", "*/2 * * * * *", [workload], runMissed="Skip")
         first = in_progress(ctl.res, "overlap")
         status = wait_for(
             "a skipped run",

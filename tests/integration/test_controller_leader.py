@@ -93,7 +93,7 @@ def test_only_the_leader_works_and_killing_it_hands_over(
             ],
             30,
         )
-        assert "created backup" in b.logs()
+        wait_for("b's log of it", lambda: "created backup" in b.logs(), 10)  # logged last
         names = [x["metadata"]["name"] for x in backups_of(ctl.res, "ha")]
         assert len(names) == len(set(names))
     finally:

@@ -69,7 +69,10 @@ def test_a_velero_location_is_imported_restored_from_and_left_untouched(
     bucket, before = velero_location(ctl)
     c = ctl.controller().start()
     try:
-        imported = wait_for("the Velero backup imported", lambda: ctl.res.get("backups", BACKUP))
+        imported = wait_for(  # created, then its status set: wait for both
+            "the Velero backup imported",
+            lambda: (b := ctl.res.get("backups", BACKUP)) and phases([b]) != ["New"] and b,
+        )
         assert phases([imported]) == ["Completed"], imported.get("status")
         uid = imported["metadata"]["uid"]
         ctl.res.create(

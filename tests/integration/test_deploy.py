@@ -17,7 +17,7 @@ from backupd.errors import ClusterForbidden
 from backupd.sandbox.binaries import binary
 from backupd.sandbox.cluster import Sandbox
 from tests.fixtures.cli import backupctl
-from tests.fixtures.workloads import cluster_role_binding
+from tests.fixtures.workloads import cluster_role_binding, wait_until_allowed
 
 pytestmark = pytest.mark.integration
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
@@ -173,6 +173,7 @@ def test_binding_the_restore_role_is_an_opt_in_that_allows_writes_but_never_dele
     res = kubectl(cluster.kubeconfig, "apply", "-f", str(binding))
     assert res.returncode == 0, res.stderr
     try:
+        wait_until_allowed(admin, "backupd", NS, "create", "configmaps", in_namespace=namespace)
         with KubeClient.from_kubeconfig(service_account_kubeconfig(cluster, admin, tmp_path)) as sa:
             made = sa.post(
                 f"/api/v1/namespaces/{namespace}/configmaps", {"metadata": {"name": "c"}}

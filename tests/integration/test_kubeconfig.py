@@ -27,7 +27,7 @@ from backupd.errors import ClusterUnauthorized
 from backupd.sandbox.cluster import Sandbox
 from tests.fixtures.cli import backupctl, error_line
 from tests.fixtures.kubeconfigs import JSON, entry, read, write
-from tests.fixtures.workloads import role_binding
+from tests.fixtures.workloads import role_binding, wait_until_allowed
 
 PROXY_VARS = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy")
 
@@ -273,6 +273,7 @@ def service_account_token(cluster: Sandbox, namespace: str) -> str:
             f"/apis/rbac.authorization.k8s.io/v1/namespaces/{namespace}/rolebindings",
             role_binding("reader-view", "view", "reader", namespace),
         )
+        wait_until_allowed(admin, "reader", namespace, "list", "configmaps")
         issued = admin.post(
             f"/api/v1/namespaces/{namespace}/serviceaccounts/reader/token",
             {

@@ -14,8 +14,9 @@ pytestmark = pytest.mark.integration
 
 
 def object_counts(api: client.ApiClient, *namespaces: str) -> dict[str, int]:
-    """Objects in `namespaces`, Active namespaces and PersistentVolumes (other tests'
-    namespaces may still be going away in the background, so they are not counted)."""
+    """Objects in `namespaces`, whether each exists, and the PersistentVolumes for their
+    claims (only these: other tests' namespaces and volumes may still be going away in
+    the background)."""
     core, apps = client.CoreV1Api(api), client.AppsV1Api(api)
     rbac = client.RbacAuthorizationV1Api(api)
     listings = {
@@ -33,9 +34,16 @@ def object_counts(api: client.ApiClient, *namespaces: str) -> dict[str, int]:
         for kind, list_ in listings.items()
         for ns in namespaces
     }
-    active = [n for n in core.list_namespace().items if n.status.phase == "Active"]
-    counts["namespaces"] = len(active)
-    counts["persistentvolumes"] = len(core.list_persistent_volume().items)
+    existing = {n.metadata.name for n in core.list_namespace().items}
+    for ns in namespaces:
+        counts[f"namespace/{ns}"] = int(ns in existing)
+    counts["persistentvolumes"] = len(
+        [
+            pv
+            for pv in core.list_persistent_volume().items
+            if pv.spec.claim_ref is not None and pv.spec.claim_ref.namespace in namespaces
+        ]
+    )
     return counts
 
 

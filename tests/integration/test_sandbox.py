@@ -13,13 +13,14 @@ import pytest
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
+from backupd.cluster.client import KubeClient
 from backupd.sandbox import binaries
 from backupd.sandbox.cluster import SERVICE_CIDR, Sandbox
 from backupd.sandbox.processes import pid_alive
 from tests.fixtures.cli import backupctl, error_line
 from tests.fixtures.clusters import api_client
 from tests.fixtures.waiting import eventually
-from tests.fixtures.workloads import role_binding
+from tests.fixtures.workloads import role_binding, wait_until_allowed
 
 pytestmark = pytest.mark.integration
 
@@ -152,6 +153,8 @@ def test_a_view_only_service_account_gets_403_creating_a_configmap(
         namespace,
         role_binding("viewer-view", "view", "viewer", namespace),
     )
+    with KubeClient.from_kubeconfig(cluster.kubeconfig) as admin:
+        wait_until_allowed(admin, "viewer", namespace, "list", "configmaps")
     token = core.create_namespaced_service_account_token(
         "viewer", namespace, {"spec": {"expirationSeconds": 600}}
     ).status.token

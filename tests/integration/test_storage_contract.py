@@ -248,7 +248,13 @@ def test_a_conditional_create_never_replaces_another_writers_object(location: Lo
         )
 
 
-def test_of_concurrent_conditional_creates_exactly_one_wins(location: Location) -> None:
+def test_of_concurrent_conditional_creates_exactly_one_wins(
+    store: StoreTarget, location: Location
+) -> None:
+    if store.kind == "moto":
+        # moto's PutObject checks If-None-Match and then writes, with no lock between:
+        # two threads can both win there. MinIO, GCS and the local store are atomic.
+        pytest.skip("moto's conditional put is not atomic; checked on the real servers")
     outcomes: list[str] = []
     barrier = threading.Barrier(6)
 

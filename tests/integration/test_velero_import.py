@@ -189,6 +189,12 @@ def test_backup_diff_of_velero_and_backupd_backups_of_the_same_namespace_shows_o
         kubectl(box.kubeconfig, "create", "-f", "-", stdin=documents[0])
         kubectl(box.kubeconfig, "wait", "--for=condition=Established", "crd", "--all")
         kubectl(box.kubeconfig, "create", "-f", "-", stdin="\n---\n".join(documents[1:]))
+        with KubeClient.from_kubeconfig(box.kubeconfig) as kube:
+            for path in ("serviceaccounts/default", "configmaps/kube-root-ca.crt"):
+                eventually(  # the controller-manager adds both to a new namespace, in its time
+                    lambda path=path: kube.get(f"/api/v1/namespaces/shop/{path}"),
+                    what=f"{path} in namespace shop",
+                )
         ok(
             "backup",
             "create",

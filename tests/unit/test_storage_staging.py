@@ -216,7 +216,8 @@ def test_opening_a_location_creates_no_staging_root(root: Path, tmp_path: Path) 
 
 def test_a_killed_process_not_yet_waited_for_counts_as_gone(root: Path) -> None:
     zombie = subprocess.Popen(["true"])
-    time.sleep(0.3)  # it has exited; nobody has waited for it yet
+    # until it has exited, without reaping it (WNOWAIT): a zombie nobody has waited for
+    os.waitid(os.P_PID, zombie.pid, os.WEXITED | os.WNOWAIT)
     try:
         assert here(zombie.pid, process_start(zombie.pid)).alive() is False
     finally:
