@@ -16,13 +16,13 @@ import typer
 
 from backupd.api.backup import Backup, ClusterResources
 from backupd.api.common import Phase, parse_duration
-from backupd.backup import engine, stored
+from backupd.backup import engine
 from backupd.errors import ArchiveError, BackupdError, NotFoundError, UserInputError
 from backupd.snapshots import backup as volume_snapshots
 from backupd.snapshots import csi as snapshot_csi
 from backupd.snapshots import deletion as snapshot_deletion
 from backupd.snapshots import plan as snapshot_plan
-from backupd.storage import catalog, records, sealing, velero
+from backupd.storage import catalog, records, velero
 from backupd.storage.layout import BackupKeys, validate_name
 from backupd.storage.location import Location
 from cli import backup_inspect, incluster
@@ -201,6 +201,9 @@ def download(
 ) -> None:
     """Download a backup's archive as NAME.tar.gz|zst: signature and sha256 verified,
     decrypted if encrypted, written 0600; an existing file is kept unless --force."""
+    from backupd.backup import stored  # the archive's reader and sealing: not for `get`
+    from backupd.storage import sealing
+
     loc = resolve_location(location, access_mode="ReadOnly", allow_unsigned=allow_unsigned)
     backup = stored.load(loc, name)
     suffix = Path(BackupKeys(name).archive(backup.spec.compression)).name.split(".", 1)[1]

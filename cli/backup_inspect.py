@@ -19,14 +19,9 @@ import sys
 import typer
 
 from backupd.api.backup import Backup
-from backupd.api.masking import mask_secret
-from backupd.backup import stored
-from backupd.backup import verify as verifying
-from backupd.backup.inspect import ItemFilter
-from backupd.backup.lookup import find_item
 from backupd.errors import ArchiveError, BackupdError, NotFoundError, UserInputError
 from backupd.restore.filters import parse_selector
-from backupd.storage import records, volumesnapshots
+from backupd.storage import records
 from cli import backup_view
 from cli.common import (
     BackupArgument,
@@ -168,6 +163,9 @@ def describe(
     output: OutputFormat = OutputOption,
 ) -> None:
     """Show a backup's spec, status, errors and warnings (its signature checked)."""
+    from backupd.backup import stored  # the archive's reader: not for `get` (fast start)
+    from backupd.storage import volumesnapshots
+
     loc = resolve_location(location, access_mode="ReadOnly", allow_unsigned=allow_unsigned)
     backup = stored.load(loc, name)
     data = backup.to_json_dict()
@@ -196,6 +194,8 @@ def logs(
 ) -> None:
     """Print a backup's log: what was listed, per resource and namespace, with how many
     items; what was taken for the items' needs; warnings, errors and the outcome."""
+    from backupd.backup import stored
+
     loc = resolve_location(location, access_mode="ReadOnly", allow_unsigned=allow_unsigned)
     backup = stored.load(loc, name)
     if backup.status.log is None:
@@ -233,6 +233,10 @@ def show(
 ) -> None:
     """Print one object as it was in the backup, apiVersion and kind first (Secret
     values masked); an item not in the backup is an error naming the closest ones."""
+    from backupd.api.masking import mask_secret
+    from backupd.backup import stored
+    from backupd.backup.lookup import find_item
+
     if output in (OutputFormat.table, OutputFormat.wide):
         raise UserInputError(f"-o {output.value}: one object prints as yaml, json or name")
     loc = resolve_location(location, access_mode="ReadOnly", allow_unsigned=allow_unsigned)
@@ -258,6 +262,8 @@ def verify(
     """Check backups without restoring: signature, digests, and that the archive holds
     exactly the index's items (no duplicate, nothing missing or extra). Exits non-zero
     if any backup fails, one line per problem."""
+    from backupd.backup import verify as verifying
+
     loc = resolve_location(location, access_mode="ReadOnly", allow_unsigned=allow_unsigned)
     verdicts = verifying.verify(loc, names or [], every=all_backups, read_data=read_data)
     rows = [
@@ -317,6 +323,7 @@ def diff(
 ) -> None:
     """List items added, removed and changed from backup A to backup B (or, with --live,
     to the live cluster), grouped by namespace, with field diffs (Secret values masked)."""
+    from backupd.backup.inspect import ItemFilter
     from cli import backup_diff  # the live diff's API client and normalizers (fast start)
 
     if (b is None) != live:

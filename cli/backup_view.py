@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from rich.markup import escape
@@ -10,14 +11,14 @@ from rich.text import Text
 
 from backupd.api.backup import Backup, ClusterInfo
 from backupd.api.common import Phase
-from backupd.api.snapshots import VolumeSnapshots
-from backupd.backup import stored
-from backupd.backup.inspect import resource_list
 from backupd.errors import NotFoundError
 from backupd.storage.location import Location
 from backupd.storage.records import NoBackupChosen
 from cli.output import console, print_table
 from cli.output import timestamp as _ts
+
+if TYPE_CHECKING:  # annotations only: `backup get` never reads an archive (fast start)
+    from backupd.api.snapshots import VolumeSnapshots
 
 PHASE_STYLES = {
     Phase.completed: "green",
@@ -219,6 +220,9 @@ def print_description(
 def item_list(loc: Location, b: Backup) -> dict[str, list[str]] | None:
     """Every object of the backup by apiVersion/Kind (backupd.backup.inspect), or None
     when it stores no index (it Failed before one was written)."""
+    from backupd.backup import stored
+    from backupd.backup.inspect import resource_list
+
     try:
         return resource_list(stored.load_index(loc, b).entries)
     except NotFoundError:
