@@ -91,13 +91,14 @@ def _object_name(value: object) -> str:
     return value
 
 
-class _Typed:
-    """What an item's type and identity give: its key, group-resource and apiVersion
-    (shared by IndexEntry and ItemRef; no state of its own, so IndexEntry keeps slots)."""
+@dataclass(frozen=True, slots=True)
+class ItemRef:
+    """One object's identity and type, in a backup or in a cluster (no digest, no size):
+    what backup inspection and the restore planner both name items by."""
 
-    __slots__ = ()
     group: str
     version: str
+    kind: str
     resource: str
     namespace: str | None
     name: str
@@ -115,17 +116,29 @@ class _Typed:
     def api_version(self) -> str:
         return f"{self.group}/{self.version}" if self.group else self.version
 
+    @classmethod
+    def of(cls, e: ItemRef) -> ItemRef:
+        """Only the identity and type of `e` (an IndexEntry's digest and size dropped)."""
+        return ItemRef(e.group, e.version, e.kind, e.resource, e.namespace, e.name)
+
+    @property
+    def type_name(self) -> TypeName:
+        return builtin_type(self.group, self.resource, self.kind)
+
+    def where(self) -> str:
+        """`deployments.apps/shop/web`, as logs and reports name items."""
+        return item_where(self.group_resource, self.namespace, self.name)
+
+    def __str__(self) -> str:
+        """`configmaps/settings -n shop`, as `backup diff` has always named items."""
+        where = f" -n {self.namespace}" if self.namespace else ""
+        return f"{self.group_resource}/{self.name}{where}"
+
 
 @dataclass(frozen=True, slots=True)
-class IndexEntry(_Typed):
-    """One object in a backup."""
+class IndexEntry(ItemRef):
+    """One object in a backup: its identity and type (ItemRef), digest and size."""
 
-    group: str
-    version: str
-    kind: str
-    resource: str
-    namespace: str | None
-    name: str
     sha256: str
     size: int
 
@@ -156,36 +169,6 @@ class IndexEntry(_Typed):
         return cls(
             group, version, kind, resource, namespace, _object_name(d.get("name")), sha256, size
         )
-
-
-@dataclass(frozen=True)
-class ItemRef(_Typed):
-    """One object's identity and type, in a backup or in a cluster (no digest, no size):
-    what backup inspection and the restore planner both name items by."""
-
-    group: str
-    version: str
-    kind: str
-    resource: str
-    namespace: str | None
-    name: str
-
-    @classmethod
-    def of(cls, e: IndexEntry) -> ItemRef:
-        return cls(e.group, e.version, e.kind, e.resource, e.namespace, e.name)
-
-    @property
-    def type_name(self) -> TypeName:
-        return builtin_type(self.group, self.resource, self.kind)
-
-    def where(self) -> str:
-        """`deployments.apps/shop/web`, as logs and reports name items."""
-        return item_where(self.group_resource, self.namespace, self.name)
-
-    def __str__(self) -> str:
-        """`configmaps/settings -n shop`, as `backup diff` has always named items."""
-        where = f" -n {self.namespace}" if self.namespace else ""
-        return f"{self.group_resource}/{self.name}{where}"
 
 
 # Every line of an index repeats a few types and namespaces: each is checked once
