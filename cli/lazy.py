@@ -43,7 +43,6 @@ HEAVY = (
     "backupd.snapshots.plan",
     "backupd.cluster.identity",
     "backupd.cluster.client",
-    "cli.backup_diff",
 )
 
 
